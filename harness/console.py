@@ -1,0 +1,52 @@
+"""The one output channel: human messages on stderr (rich), machine output on stdout.
+
+Honours NO_COLOR, FORCE_COLOR and CI (rich reads NO_COLOR/FORCE_COLOR itself; in CI we
+never draw progress bars, only plain lines).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import cache
+
+from rich.console import Console
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+@cache
+def err() -> Console:
+    """Console for humans (stderr). Colour follows NO_COLOR / FORCE_COLOR / TTY."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@cache
+def out() -> Console:
+    """Console for the command's own result (stdout)."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+def interactive() -> bool:
+    """Whether to draw progress bars: a real terminal and not CI."""
+    return err().is_terminal and not in_ci()
+
+
+def info(message: str) -> None:
+    err().print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    err().print(f"warning: {message}", style="yellow", markup=False)
+
+
+def fail(message: str) -> None:
+    """The one-line cause printed by __main__ before a non-zero exit."""
+    err().print(f"harness: error: {message}", style="bold red", markup=False)
+
+
+def write_stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
