@@ -29,9 +29,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REAL = HERE / "real"
-MANIFEST = REAL / "MANIFEST.json"
 
 # (project, version, filter): filter None = every wheel of the release, else the exact names.
+# real/ holds wheels that must come out of `harness inspect` with no error finding.
 SELECTION: list[tuple[str, str, frozenset[str] | None]] = [
     ("yappi", "1.7.6", None),
     (
@@ -42,13 +42,31 @@ SELECTION: list[tuple[str, str, frozenset[str] | None]] = [
                 "blackfire-2026.10.0-cp311-cp311-manylinux2014_x86_64.whl",
                 "blackfire-2026.10.0-cp311-cp311-manylinux2014_aarch64.whl",
                 "blackfire-2026.10.0-cp311-cp311-musllinux_1_2_x86_64.whl",
-                "blackfire-2026.10.0-cp311-cp311-macosx_15_0_x86_64.whl",
-                "blackfire-2026.10.0-cp311-cp311-macosx_15_0_arm64.whl",
                 "blackfire-2026.10.0-cp311-cp311-win_amd64.whl",
             }
         ),
     ),
 ]
+# real_flagged/ holds real published wheels that carry a genuine defect, with the finding
+# codes they must produce (the same MANIFEST.json format, plus EXPECT.json: filename -> codes).
+FLAGGED: list[tuple[str, str, frozenset[str] | None]] = [
+    (
+        "blackfire",
+        "2026.10.0",
+        frozenset(
+            {
+                # tagged macosx_15_0 but the .so's LC_BUILD_VERSION minos is 15.1 (x86_64)
+                # and 15.3 (arm64): dyld on macOS 15.0 refuses to load it.
+                "blackfire-2026.10.0-cp311-cp311-macosx_15_0_x86_64.whl",
+                "blackfire-2026.10.0-cp311-cp311-macosx_15_0_arm64.whl",
+            }
+        ),
+    ),
+]
+FLAGGED_EXPECT = {
+    "blackfire-2026.10.0-cp311-cp311-macosx_15_0_x86_64.whl": ["macos.minos"],
+    "blackfire-2026.10.0-cp311-cp311-macosx_15_0_arm64.whl": ["macos.minos"],
+}
 MAX_FILE = 1 << 20  # 1 MiB per file
 MAX_TOTAL = 10 << 20  # 10 MiB for the whole directory
 
@@ -102,63 +120,72 @@ def download(url: str, dest: Path, want: str) -> None:
     tmp.replace(dest)
 
 
+def sync(dest: Path, selection: list[tuple[str, str, frozenset[str] | None]], args: argparse.Namespace) -> int:
+    manifest_path = dest / "MANIFEST.json"
+    dest.mkdir(exist_ok=True)
+    manifest: dict[str, str] = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+
+    if not args.check:
+        wanted: dict[str, tuple[str, str]] = {}
+        listed: dict[str, dict[str, object]] = {}
+        for project, version, _ in selection:
+            for f in list_files(project, version):
+                listed[str(f["filename"])] = f
+        if args.refresh or not manifest:
+            for project, version, only in selection:
+                prefix = f"{project}-{version}-"
+                names = {n for n in listed if n.startswith(prefix)}
+                if only is not None:
+                    missing = only - names
+                    if missing:
+                        raise SystemExit(f"not on the index: {sorted(missing)}")
+                    names = set(only)
+                for n in names:
+                    wanted[n] = (str(listed[n]["url"]), listed[n]["hashes"]["sha256"])  # type: ignore[index]
+            manifest = {k: v[1] for k, v in sorted(wanted.items())}
+        else:
+            for name, digest in manifest.items():
+                if not (dest / name).exists() or sha256(dest / name) != digest:
+                    if name not in listed:
+                        raise SystemExit(f"{name}: no longer on the index")
+                    wanted[name] = (str(listed[name]["url"]), digest)
+        for name, (url, digest) in sorted(wanted.items()):
+            path = dest / name
+            if path.exists() and sha256(path) == digest:
+                continue
+            print(f"download {dest.name}/{name}")
+            download(url, path, digest)
+        manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+    bad = 0
+    total = 0
+    for name, digest in manifest.items():
+        path = dest / name
+        if not path.exists():
+            print(f"MISSING {dest.name}/{name}")
+            bad += 1
+            continue
+        total += path.stat().st_size
+        if sha256(path) != digest:
+            print(f"BAD SHA256 {dest.name}/{name}")
+            bad += 1
+    for name in sorted(p.name for p in dest.glob("*.whl") if p.name not in manifest):
+        print(f"NOT IN MANIFEST {dest.name}/{name}")
+        bad += 1
+    print(f"{dest.name}: {len(manifest)} wheels, {total} bytes, {bad} problems")
+    return bad
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="verify only, no network")
     ap.add_argument("--refresh", action="store_true", help="re-list the index and rewrite MANIFEST.json")
     args = ap.parse_args(argv)
-
-    REAL.mkdir(exist_ok=True)
-    manifest: dict[str, str] = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
-
+    bad = sync(REAL, SELECTION, args)
+    bad += sync(HERE / "real_flagged", FLAGGED, args)
     if not args.check:
-        wanted: dict[str, tuple[str, str]] = {}
-        if args.refresh or not manifest:
-            for project, version, only in SELECTION:
-                files = list_files(project, version)
-                if only is not None:
-                    files = [f for f in files if f["filename"] in only]
-                    missing = only - {str(f["filename"]) for f in files}
-                    if missing:
-                        raise SystemExit(f"not on the index: {sorted(missing)}")
-                for f in files:
-                    wanted[str(f["filename"])] = (str(f["url"]), f["hashes"]["sha256"])  # type: ignore[index]
-            manifest = {k: v[1] for k, v in sorted(wanted.items())}
-        else:
-            by_project: dict[str, dict[str, object]] = {}
-            for project, version, _ in SELECTION:
-                for f in list_files(project, version):
-                    by_project[str(f["filename"])] = f
-            for name, digest in manifest.items():
-                if not (REAL / name).exists() or sha256(REAL / name) != digest:
-                    if name not in by_project:
-                        raise SystemExit(f"{name}: no longer on the index")
-                    wanted[name] = (str(by_project[name]["url"]), digest)
-        for name, (url, digest) in sorted(wanted.items()):
-            dest = REAL / name
-            if dest.exists() and sha256(dest) == digest:
-                continue
-            print(f"download {name}")
-            download(url, dest, digest)
-        MANIFEST.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-
-    bad = 0
-    total = 0
-    for name, digest in manifest.items():
-        path = REAL / name
-        if not path.exists():
-            print(f"MISSING {name}")
-            bad += 1
-            continue
-        total += path.stat().st_size
-        if sha256(path) != digest:
-            print(f"BAD SHA256 {name}")
-            bad += 1
-    extra = sorted(p.name for p in REAL.glob("*.whl") if p.name not in manifest)
-    for name in extra:
-        print(f"NOT IN MANIFEST {name}")
-        bad += 1
-    print(f"{len(manifest)} wheels, {total} bytes, {bad} problems")
+        (HERE / "real_flagged" / "EXPECT.json").write_text(json.dumps(FLAGGED_EXPECT, indent=1, sort_keys=True) + "\n")
+    total = sum(p.stat().st_size for d in ("real", "real_flagged") for p in (HERE / d).glob("*.whl"))
     if total > MAX_TOTAL:
         print(f"total {total} exceeds {MAX_TOTAL}")
         bad += 1
