@@ -1,0 +1,140 @@
+"""What the index needs to know about a wheel, and what PyPI would refuse.
+
+Reads only the wheel's METADATA (one bounded zip read). PyPI's upload endpoint (warehouse)
+refuses platform tags outside its allow-list (linux_x86_64 and friends) and files whose
+METADATA name/version differ from the file name; refusing those here means a promotion
+never stops half-way on a file PyPI was always going to reject.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path
+
+from packaging.utils import (
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+PYPI_MAX_FILE_BYTES = 100 * 1024 * 1024  # PyPI's default per-file limit
+
+# warehouse/forklift: the platform tags PyPI accepts on upload.
+_ALLOWED = frozenset(
+    {
+        "any", "win32", "win_arm64", "win_amd64", "win_ia64",
+        "manylinux1_x86_64", "manylinux1_i686", "manylinux2010_x86_64", "manylinux2010_i686",
+        "manylinux2014_x86_64", "manylinux2014_i686", "manylinux2014_aarch64",
+        "manylinux2014_armv7l", "manylinux2014_ppc64", "manylinux2014_ppc64le",
+        "manylinux2014_s390x", "linux_armv6l", "linux_armv7l",
+    }
+)  # fmt: skip
+_MACOS = re.compile(r"^macosx_(?P<major>\d+)_\d+_(?P<arch>.+)$")
+_MACOS_ARCHES = frozenset(
+    {"ppc", "ppc64", "i386", "x86_64", "arm64", "intel", "fat", "fat3", "fat64", "universal",
+     "universal2"}
+)  # fmt: skip
+_LINUX = re.compile(r"^(?:manylinux|musllinux)_\d+_\d+_(?P<arch>.+)$")
+_LINUX_ARCHES = frozenset(
+    {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x", "riscv64",
+     "loongarch64"}
+)  # fmt: skip
+_IOS = re.compile(r"^ios_\d+_\d+_(?:arm64_iphoneos|arm64_iphonesimulator|x86_64_iphonesimulator)$")
+_ANDROID = re.compile(r"^android_\d+_(?:armeabi_v7a|arm64_v8a|x86|x86_64)$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelMeta:
+    name: str  # as written in METADATA
+    version: str
+    requires_python: str | None
+
+
+def project_name(filename: str) -> str:
+    """The PEP 503 normalized project name of a wheel file name."""
+    name, _, _, _ = parse_wheel_filename(filename)
+    return str(name)
+
+
+def read_meta(path: Path) -> WheelMeta:
+    """METADATA of the wheel at path. Raises ValueError saying what is wrong."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            candidates = [
+                i
+                for i in zf.infolist()
+                if i.filename.count("/") == 1 and i.filename.endswith(".dist-info/METADATA")
+            ]
+            if len(candidates) != 1:
+                raise ValueError(f"{len(candidates)} .dist-info/METADATA files, expected 1")
+            info = candidates[0]
+            if info.file_size > MAX_METADATA_BYTES:
+                raise ValueError("METADATA is larger than 16 MiB")
+            text = zf.read(info).decode("utf-8", errors="replace")
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"not a readable wheel ({exc})") from None
+    headers = HeaderParser().parsestr(text)
+    meta_name = headers.get("Name")
+    meta_version = headers.get("Version")
+    if not meta_name or not meta_version:
+        raise ValueError("METADATA has no Name or no Version")
+    requires = headers.get("Requires-Python")
+    return WheelMeta(
+        name=str(meta_name).strip(),
+        version=str(meta_version).strip(),
+        requires_python=str(requires).strip() if requires else None,
+    )
+
+
+def platform_refusal(tag: str) -> str | None:
+    """Why PyPI would refuse this platform tag, or None."""
+    if tag in _ALLOWED:
+        return None
+    if m := _MACOS.match(tag):
+        if 10 <= int(m["major"]) <= 99 and m["arch"] in _MACOS_ARCHES:
+            return None
+        return f"platform tag {tag} is not a macOS tag PyPI accepts"
+    if m := _LINUX.match(tag):
+        if m["arch"] in _LINUX_ARCHES:
+            return None
+        return f"platform tag {tag} has an architecture PyPI does not accept"
+    if _IOS.match(tag) or _ANDROID.match(tag):
+        return None
+    return f"platform tag {tag} is not accepted by PyPI (only manylinux/musllinux/macosx/win…)"
+
+
+def pypi_refusals(path: Path) -> list[str]:
+    """Every reason PyPI would refuse this file (empty: it would take it)."""
+    reasons: list[str] = []
+    try:
+        name, version, _, tags = parse_wheel_filename(path.name)
+    except InvalidWheelFilename as exc:
+        return [f"invalid wheel file name ({exc})"]
+    for platform in sorted({t.platform for t in tags}):
+        if why := platform_refusal(platform):
+            reasons.append(why)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return [*reasons, f"cannot read ({exc.strerror or exc})"]
+    if size > PYPI_MAX_FILE_BYTES:
+        reasons.append(f"{size} bytes, over PyPI's default limit of {PYPI_MAX_FILE_BYTES}")
+    try:
+        meta = read_meta(path)
+    except ValueError as exc:
+        return [*reasons, str(exc)]
+    if canonicalize_name(meta.name) != name:
+        reasons.append(f"METADATA Name {meta.name!r} does not match the file name ({name})")
+    try:
+        if Version(meta.version) != version:
+            reasons.append(
+                f"METADATA Version {meta.version!r} does not match the file name ({version})"
+            )
+    except InvalidVersion:
+        reasons.append(f"METADATA Version {meta.version!r} is not a valid version")
+    return reasons
