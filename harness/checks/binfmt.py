@@ -1,0 +1,194 @@
+"""Binary headers read once per member with the field's parsers (pyelftools, macholib,
+pefile), straight from the bytes the Wheel already holds, and shared by the checks.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection
+
+
+class BinaryParseError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- ELF
+
+
+@dataclass(frozen=True, kw_only=True)
+class ElfInfo:
+    machine: str  # pyelftools e_machine name, e.g. "EM_X86_64"
+    elfclass: int  # 32 or 64
+    little_endian: bool
+    interp: str | None
+    needed: tuple[str, ...]
+    soname: str | None
+    # (library file, version name) pairs from .gnu.version_r, e.g. ("libc.so.6", "GLIBC_2.34")
+    version_needs: tuple[tuple[str, str], ...]
+    # dynamic symbols: (name, defined, binding)
+    symbols: tuple[tuple[str, bool, str], ...]
+
+
+@lru_cache(maxsize=64)
+def elf_info(data: bytes) -> ElfInfo:
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        interp = None
+        needed: list[str] = []
+        soname = None
+        versions: list[tuple[str, str]] = []
+        symbols: list[tuple[str, bool, str]] = []
+        for seg in elf.iter_segments():
+            if seg["p_type"] == "PT_INTERP":
+                interp = seg.get_interp_name()
+        for sec in elf.iter_sections():
+            if isinstance(sec, DynamicSection):
+                for tag in sec.iter_tags():
+                    if tag.entry.d_tag == "DT_NEEDED":
+                        needed.append(tag.needed)
+                    elif tag.entry.d_tag == "DT_SONAME":
+                        soname = tag.soname
+            elif isinstance(sec, GNUVerNeedSection):
+                for verneed, aux_iter in sec.iter_versions():
+                    for aux in aux_iter:
+                        versions.append((verneed.name, aux.name))
+            elif sec.name in (".dynsym", ".symtab") and hasattr(sec, "iter_symbols"):
+                for sym in sec.iter_symbols():
+                    if not sym.name:
+                        continue
+                    defined = sym["st_shndx"] != "SHN_UNDEF"
+                    symbols.append((sym.name, defined, sym["st_info"]["bind"]))
+        return ElfInfo(
+            machine=str(elf["e_machine"]),
+            elfclass=int(elf.elfclass),
+            little_endian=bool(elf.little_endian),
+            interp=interp,
+            needed=tuple(needed),
+            soname=soname,
+            version_needs=tuple(versions),
+            symbols=tuple(symbols),
+        )
+    except (ELFError, ValueError, KeyError, IndexError, AssertionError, OSError) as exc:
+        raise BinaryParseError(f"unparsable ELF file: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - pyelftools raises anything on hostile input
+        raise BinaryParseError(f"unparsable ELF file: {type(exc).__name__}: {exc}") from exc
+
+
+# ---------------------------------------------------------------- Mach-O
+
+
+@dataclass(frozen=True, kw_only=True)
+class MachOSlice:
+    arch: str  # "x86_64", "arm64", "i386", ...
+    minos: tuple[int, int, int] | None
+    dylibs: tuple[str, ...]
+    rpaths: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MachOInfo:
+    slices: tuple[MachOSlice, ...]
+
+
+def _decode_version(v: int) -> tuple[int, int, int]:
+    return (v >> 16, (v >> 8) & 0xFF, v & 0xFF)
+
+
+@lru_cache(maxsize=64)
+def macho_info(data: bytes) -> MachOInfo:
+    from macholib import mach_o
+    from macholib.MachO import MachO
+
+    class _InMemoryMachO(MachO):  # type: ignore[misc]
+        # macholib only opens paths; this reads the same structures from our bytes
+        def __init__(self, raw: bytes) -> None:
+            self.graphident = self.filename = "<member>"
+            self.loader_path = ""
+            self.fat = None
+            self.headers = []
+            self.allow_unknown_load_commands = True
+            self.load(io.BytesIO(raw))
+
+    try:
+        m = _InMemoryMachO(data)
+        slices = []
+        for header in m.headers:
+            cputype = header.header.cputype
+            cpusub = header.header.cpusubtype & 0x00FFFFFF
+            arch = mach_o.CPU_TYPE_NAMES.get(cputype, f"cputype-{cputype}")
+            arch = {"i386": "i386", "x86_64": "x86_64", "ARM64": "arm64", "PowerPC": "ppc",
+                    "PowerPC64": "ppc64", "ARM": "arm"}.get(arch, arch)
+            if arch == "arm64" and cpusub == 2:
+                arch = "arm64e"
+            minos = None
+            dylibs: list[str] = []
+            rpaths: list[str] = []
+            for lc, cmd, payload in header.commands:
+                name = mach_o.LC_NAMES.get(lc.cmd, "")
+                if name == "LC_BUILD_VERSION" and cmd.platform == 1:  # PLATFORM_MACOS
+                    minos = _decode_version(cmd.minos)
+                elif name == "LC_VERSION_MIN_MACOSX":
+                    minos = _decode_version(cmd.version)
+                elif name in (
+                    "LC_LOAD_DYLIB",
+                    "LC_LOAD_WEAK_DYLIB",
+                    "LC_REEXPORT_DYLIB",
+                    "LC_LAZY_LOAD_DYLIB",
+                    "LC_LOAD_UPWARD_DYLIB",
+                ):
+                    dylibs.append(_lc_str(payload))
+                elif name == "LC_RPATH":
+                    rpaths.append(_lc_str(payload))
+            slices.append(
+                MachOSlice(arch=arch, minos=minos, dylibs=tuple(dylibs), rpaths=tuple(rpaths))
+            )
+        return MachOInfo(slices=tuple(slices))
+    except Exception as exc:  # noqa: BLE001 - macholib raises anything on hostile input
+        raise BinaryParseError(f"unparsable Mach-O file: {type(exc).__name__}: {exc}") from exc
+
+
+def _lc_str(payload: object) -> str:
+    raw = payload if isinstance(payload, bytes) else b""
+    return raw.split(b"\x00", 1)[0].decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------- PE
+
+
+@dataclass(frozen=True, kw_only=True)
+class PEInfo:
+    machine: int
+    imports: tuple[str, ...]  # DLL names, including delay-loaded ones
+
+
+PE_MACHINES = {0x14C: "x86", 0x8664: "x86_64", 0xAA64: "arm64", 0xA641: "arm64ec", 0x200: "ia64"}
+
+
+@lru_cache(maxsize=64)
+def pe_info(data: bytes) -> PEInfo:
+    import pefile
+
+    try:
+        pe = pefile.PE(data=data, fast_load=True)
+        pe.parse_data_directories(
+            directories=[
+                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"],
+                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT"],
+            ]
+        )
+        imports = [
+            e.dll.decode("ascii", "replace") for e in getattr(pe, "DIRECTORY_ENTRY_IMPORT", [])
+        ]
+        imports += [
+            e.dll.decode("ascii", "replace")
+            for e in getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])
+        ]
+        return PEInfo(machine=int(pe.FILE_HEADER.Machine), imports=tuple(imports))
+    except Exception as exc:  # noqa: BLE001 - pefile raises PEFormatError and others
+        raise BinaryParseError(f"unparsable PE file: {type(exc).__name__}: {exc}") from exc

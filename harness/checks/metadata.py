@@ -1,0 +1,214 @@
+"""wheel.* and metadata.*: .dist-info/WHEEL and METADATA against the file name.
+
+METADATA is parsed and validated by packaging.metadata (what PyPI itself uses); the long
+description is rendered with readme_renderer exactly as ``twine check`` does.
+"""
+
+from __future__ import annotations
+
+import email.message
+import email.parser
+import email.policy
+import io
+from collections.abc import Iterator
+
+from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, parse_email
+from packaging.tags import parse_tag
+from packaging.utils import canonicalize_name, canonicalize_version
+from packaging.version import InvalidVersion, Version
+
+from harness.findings import Finding, error, warning
+from harness.wheel import Wheel
+
+
+def _text(raw: bytes, path: str) -> tuple[str | None, Finding | None]:
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, error("metadata.invalid", f"not UTF-8: {exc}", path=path)
+
+
+def check(wheel: Wheel) -> Iterator[Finding]:
+    if not wheel.readable:
+        return
+    dist_info = wheel.dist_info
+    if dist_info is None:
+        yield error("wheel.missing", "no .dist-info directory in the wheel")
+        yield error("metadata.missing", "no .dist-info directory in the wheel")
+        return
+    others = [d for d in wheel.dist_info_dirs if d != dist_info]
+    for d in others:
+        yield error("metadata.mismatch", "more than one .dist-info directory", path=d)
+    yield from _check_dist_info_name(wheel, dist_info)
+    yield from _check_wheel_file(wheel, dist_info)
+    yield from _check_metadata(wheel, dist_info)
+
+
+def _check_dist_info_name(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
+    if wheel.name is None or wheel.version is None:
+        return
+    stem = dist_info[: -len(".dist-info")]
+    dname, sep, dversion = stem.rpartition("-")
+    ok = bool(sep) and canonicalize_name(dname) == wheel.name
+    if ok:
+        try:
+            ok = Version(dversion) == wheel.version
+        except InvalidVersion:
+            ok = False
+    if not ok:
+        yield error(
+            "metadata.mismatch",
+            f".dist-info directory does not match the file name's "
+            f"{wheel.name} {wheel.version}",
+            path=dist_info,
+        )
+
+
+def _check_wheel_file(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
+    path = f"{dist_info}/WHEEL"
+    raw = wheel.contents.get(path)
+    if raw is None:
+        yield error("wheel.missing", "no WHEEL file", path=path)
+        return
+    text, problem = _text(raw, path)
+    if text is None:
+        assert problem is not None
+        yield error("wheel.invalid", problem.message, path=path)
+        return
+    msg = email.parser.Parser(policy=email.policy.compat32).parsestr(text)
+    defects = [str(d) for d in msg.defects]
+    version = msg.get("Wheel-Version")
+    if version is None:
+        yield error("wheel.invalid", "no Wheel-Version field", path=path, defects=defects)
+        return
+    try:
+        major = int(str(version).strip().split(".")[0])
+    except ValueError:
+        yield error("wheel.invalid", f"unparsable Wheel-Version {version!r}", path=path)
+        return
+    if major != 1:
+        yield error("wheel.invalid", f"unsupported Wheel-Version {version!r}", path=path)
+    root_is_purelib = str(msg.get("Root-Is-Purelib", "")).strip().lower()
+    if root_is_purelib not in ("true", "false"):
+        yield error(
+            "wheel.invalid", f"Root-Is-Purelib must be true or false, not {root_is_purelib!r}",
+            path=path,
+        )
+    elif root_is_purelib == "true" and wheel.binaries():
+        yield warning(
+            "wheel.root-is-purelib",
+            "Root-Is-Purelib is true but the wheel contains binaries "
+            "(installs them into purelib; distributions may split lib/lib64)",
+            path=path,
+            binaries=[m.name for m, _ in wheel.binaries()][:10],
+        )
+    tag_lines = msg.get_all("Tag") or []
+    declared = set()
+    for line in tag_lines:
+        try:
+            declared.update(str(t) for t in parse_tag(str(line).strip()))
+        except ValueError:
+            yield error("wheel.invalid", f"unparsable Tag line {line!r}", path=path)
+    if not tag_lines:
+        yield error("wheel.tag-mismatch", "WHEEL has no Tag lines", path=path)
+    elif wheel.tags and declared != set(wheel.tag_strings):
+        yield error(
+            "wheel.tag-mismatch",
+            "WHEEL Tag lines differ from the file name's tags",
+            path=path,
+            wheel_file=sorted(declared),
+            file_name=wheel.tag_strings,
+        )
+
+
+def _check_metadata(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
+    path = f"{dist_info}/METADATA"
+    raw = wheel.contents.get(path)
+    if raw is None:
+        yield error("metadata.missing", "no METADATA file", path=path)
+        return
+    text, problem = _text(raw, path)
+    if text is None:
+        assert problem is not None
+        yield problem
+        return
+    raw_meta, unparsed = parse_email(text)
+    try:
+        meta = Metadata.from_raw(raw_meta, validate=True)
+    except ExceptionGroup as group:
+        fatal = False
+        for exc in group.exceptions:
+            field = exc.field if isinstance(exc, InvalidMetadata) else None
+            if "introduced in metadata version" in str(exc):
+                # e.g. License-File in Metadata-Version 2.1, as setuptools < 77 wrote it:
+                # PyPI accepted thousands of such uploads; worth fixing, not a release blocker.
+                yield warning("metadata.invalid", str(exc), path=path, field=field)
+            else:
+                fatal = True
+                yield error("metadata.invalid", str(exc), path=path, field=field)
+        if fatal:
+            return
+        meta = Metadata.from_raw(raw_meta, validate=False)
+    if wheel.name is not None and canonicalize_name(meta.name) != wheel.name:
+        yield error(
+            "metadata.mismatch",
+            f"METADATA Name {meta.name!r} differs from the file name's {wheel.name!r}",
+            path=path,
+        )
+    if wheel.version is not None and meta.version != wheel.version:
+        yield error(
+            "metadata.mismatch",
+            f"METADATA Version {meta.version} differs from the file name's "
+            f"{canonicalize_version(wheel.version)}",
+            path=path,
+        )
+    yield from _check_render(meta, path)
+
+
+def _check_render(meta: Metadata, path: str) -> Iterator[Finding]:
+    """Render the long description as twine check / PyPI would."""
+    description = meta.description
+    if not description or not description.strip():
+        return
+    content_type = (meta.description_content_type or "text/x-rst").strip()
+    msg = email.message.EmailMessage()
+    msg["content-type"] = content_type
+    ctype = msg.get_content_type()
+    params = dict(msg["content-type"].params)
+    # Imported here: docutils is the slowest import of the tool and most wheels never
+    # need it (a description of plain text or no description at all).
+    if ctype == "text/plain":
+        return
+    if ctype == "text/x-rst":
+        import readme_renderer.rst
+
+        stream = io.StringIO()
+        rendered = readme_renderer.rst.render(description, stream=stream)
+        if rendered is None:
+            detail = " ".join(stream.getvalue().split())[:300]
+            yield error(
+                "metadata.render",
+                "long description (reStructuredText) would not render on PyPI"
+                + (f": {detail}" if detail else ""),
+                path=path,
+                content_type=content_type,
+            )
+        return
+    if ctype == "text/markdown":
+        import readme_renderer.markdown
+
+        variant = params.get("variant", "GFM")
+        if variant not in ("GFM", "CommonMark"):
+            yield error(
+                "metadata.render", f"unknown Markdown variant {variant!r}", path=path
+            )
+            return
+        if readme_renderer.markdown.render(description, variant=variant) is None:
+            yield error("metadata.render", "long description (Markdown) would not render", path=path)
+        return
+    yield error(
+        "metadata.render",
+        f"Description-Content-Type {content_type!r} is not one PyPI renders "
+        "(text/plain, text/x-rst, text/markdown)",
+        path=path,
+    )

@@ -1,0 +1,158 @@
+"""EnvSpec tags x wheels -> the file pip would install in each env, gaps, untested wheels.
+
+The pick follows pip's own ranking (pip/_internal/index/package_finder.py,
+``CandidateEvaluator._sort_key``): among the files whose tags the env supports, the
+highest version wins (pre-releases only when no final release is compatible), then the
+most preferred tag (lowest index in the env's tag list, which is pip's own list as
+probed inside the env), then the highest build tag. sdists are not considered: the
+harness only ever installs wheels.
+
+Not modelled: ``Requires-Python`` (pip learns it from METADATA after picking and then
+backtracks); wheels whose tags differ only in that respect are rare for compiled wheels.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.tags import Tag, parse_tag
+from packaging.utils import (
+    BuildTag,
+    InvalidWheelFilename,
+    NormalizedName,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from harness.envs.base import EnvSpec, Probe
+from harness.errors import UsageError
+
+SCHEMA = "harness-coverage/1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelFile:
+    filename: str
+    project: NormalizedName
+    version: Version
+    build: BuildTag
+    tags: frozenset[Tag]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvPick:
+    env: str
+    python: str
+    platform: str
+    project: str
+    picked: str | None  # None: a gap, no wheel of this project installs here
+
+
+@dataclass(frozen=True, kw_only=True)
+class Coverage:
+    envs: tuple[EnvPick, ...]
+    untested: tuple[str, ...]
+
+    @property
+    def gaps(self) -> tuple[EnvPick, ...]:
+        return tuple(e for e in self.envs if e.picked is None)
+
+    def to_json(self) -> dict[str, object]:
+        multi = len({e.project for e in self.envs}) > 1
+        envs: list[dict[str, object]] = []
+        for e in self.envs:
+            row: dict[str, object] = {
+                "name": e.env,
+                "python": e.python,
+                "platform": e.platform,
+                "picked": e.picked,
+            }
+            if multi:
+                row["project"] = e.project
+            envs.append(row)
+        return {"schema": SCHEMA, "envs": envs, "untested": list(self.untested)}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2) + "\n"
+
+
+def parse_wheel(filename: str) -> WheelFile:
+    try:
+        name, version, build, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename as exc:
+        raise UsageError(f"{filename}: not a valid wheel file name ({exc})") from exc
+    return WheelFile(filename=filename, project=name, version=version, build=build, tags=tags)
+
+
+def collect(paths: Iterable[Path]) -> list[WheelFile]:
+    """Wheels named on the command line: files, or directories of *.whl (not recursive)."""
+    found: list[WheelFile] = []
+    for path in paths:
+        if path.is_dir():
+            names = sorted(p.name for p in path.glob("*.whl") if p.is_file())
+            if not names:
+                raise UsageError(f"{path}: no *.whl files in this directory")
+            found.extend(parse_wheel(n) for n in names)
+        elif path.is_file():
+            if path.suffix != ".whl":
+                raise UsageError(f"{path}: not a wheel (.whl) file")
+            found.append(parse_wheel(path.name))
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+    seen: set[str] = set()
+    unique = []
+    for w in found:
+        if w.filename not in seen:
+            seen.add(w.filename)
+            unique.append(w)
+    return unique
+
+
+def _support_index(wheel: WheelFile, priority: dict[Tag, int]) -> int | None:
+    indexes = [priority[t] for t in wheel.tags if t in priority]
+    return min(indexes) if indexes else None
+
+
+def pick(wheels: Sequence[WheelFile], tags: Sequence[str]) -> WheelFile | None:
+    """The wheel pip would install from ``wheels`` (one project) given the env's tag list."""
+    priority: dict[Tag, int] = {}
+    for i, text in enumerate(tags):
+        for tag in parse_tag(text):
+            priority.setdefault(tag, i)
+    ranked: list[tuple[Version, int, BuildTag, WheelFile]] = []
+    for wheel in wheels:
+        index = _support_index(wheel, priority)
+        if index is not None:
+            ranked.append((wheel.version, -index, wheel.build, wheel))
+    if not ranked:
+        return None
+    finals = [r for r in ranked if not r[0].is_prerelease]
+    pool = finals or ranked
+    return max(pool, key=lambda r: r[:3])[3]
+
+
+def compute(wheels: Sequence[WheelFile], envs: Sequence[tuple[EnvSpec, Probe]]) -> Coverage:
+    by_project: dict[NormalizedName, list[WheelFile]] = {}
+    for wheel in wheels:
+        by_project.setdefault(wheel.project, []).append(wheel)
+    picks: list[EnvPick] = []
+    used: set[str] = set()
+    for spec, probe in envs:
+        for project, group in by_project.items():
+            chosen = pick(group, probe.tags)
+            if chosen is not None:
+                used.add(chosen.filename)
+            picks.append(
+                EnvPick(
+                    env=spec.name,
+                    python=probe.python_short,
+                    platform=probe.platform,
+                    project=project,
+                    picked=chosen.filename if chosen else None,
+                )
+            )
+    untested = tuple(w.filename for w in wheels if w.filename not in used)
+    return Coverage(envs=tuple(picks), untested=untested)

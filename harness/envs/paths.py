@@ -1,0 +1,36 @@
+"""Where the project's trees (matrices/, containers/) and the harness cache live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# The source checkout this module lives in (harness/envs/paths.py -> repo root).
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_dir(name: str, env_var: str) -> Path:
+    """$env_var, else ./name (the project tox/CI run in), else the one beside the source."""
+    override = os.environ.get(env_var)
+    if override:
+        return Path(override)
+    here = Path.cwd() / name
+    if here.is_dir():
+        return here
+    return _SOURCE_ROOT / name
+
+
+def containers_dir() -> Path:
+    return project_dir("containers", "HARNESS_CONTAINERS_DIR")
+
+
+def cache_dir() -> Path:
+    """$HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/wheel-harness, else ~/.cache/wheel-harness."""
+    override = os.environ.get("HARNESS_CACHE_DIR")
+    if override:
+        path = Path(override)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        path = (Path(xdg) if xdg else Path.home() / ".cache") / "wheel-harness"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
