@@ -1,0 +1,160 @@
+"""coverage's pick logic: pip's ranking over an env's tag list (no daemon needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
+
+from harness import coverage
+from harness.envs.base import EnvKind, EnvSpec, Probe
+from harness.errors import UsageError
+
+YAPPI = [
+    "yappi-1.7.6-cp39-cp39-manylinux_2_5_x86_64.manylinux1_x86_64.manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "yappi-1.7.6-cp39-cp39-musllinux_1_2_x86_64.whl",
+    "yappi-1.7.6-cp311-cp311-manylinux_2_5_x86_64.manylinux1_x86_64.manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "yappi-1.7.6-cp311-cp311-manylinux_2_5_i686.manylinux1_i686.manylinux_2_17_i686.manylinux2014_i686.whl",
+    "yappi-1.7.6-cp311-cp311-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
+    "yappi-1.7.6-cp313-cp313-musllinux_1_2_x86_64.whl",
+    "yappi-1.7.6-cp313-cp313-manylinux_2_5_x86_64.manylinux1_x86_64.manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "yappi-1.7.6-cp311-cp311-win_amd64.whl",
+]
+
+
+def linux_tags(py: tuple[int, int], libc: str, major: int, minor: int, arch: str) -> list[str]:
+    """A tag list shaped like pip's on Linux, most preferred first."""
+    if libc == "musl":
+        plats = [f"musllinux_{major}_{m}_{arch}" for m in range(minor, -1, -1)]
+    else:
+        plats = [f"manylinux_{major}_{m}_{arch}" for m in range(minor, 4, -1)]
+        legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+        out: list[str] = []
+        for p in plats:
+            out.append(p)
+            m = int(p.split("_")[2])
+            if m in legacy:
+                out.append(f"{legacy[m]}_{arch}")
+        plats = out
+    plats.append(f"linux_{arch}")
+    interp = f"cp{py[0]}{py[1]}"
+    both = [*cpython_tags(py, platforms=plats), *compatible_tags(py, interp, plats)]
+    return [str(t) for t in both]
+
+
+def probe(tags: list[str], py: str = "3.11.2") -> Probe:
+    return Probe(
+        python_version=py,
+        implementation="cpython",
+        executable="/usr/bin/python3",
+        libc="glibc",
+        libc_version="2.36",
+        machine="x86_64",
+        pip_version="23.0.1",
+        tags=tuple(tags),
+    )
+
+
+def spec(name: str) -> EnvSpec:
+    return EnvSpec(name=name, kind=EnvKind.HOST)
+
+
+def wheels(names: list[str]) -> list[coverage.WheelFile]:
+    return [coverage.parse_wheel(n) for n in names]
+
+
+def test_picks_per_env_and_untested() -> None:
+    envs = [
+        (spec("bookworm"), probe(linux_tags((3, 11), "glibc", 2, 36, "x86_64"))),
+        (spec("bullseye"), probe(linux_tags((3, 9), "glibc", 2, 31, "x86_64"), "3.9.2")),
+        (spec("musl"), probe(linux_tags((3, 13), "musl", 1, 2, "x86_64"), "3.13.5")),
+        (spec("i686"), probe(linux_tags((3, 11), "glibc", 2, 36, "i686"))),
+        (spec("old-musl"), probe(linux_tags((3, 13), "musl", 1, 1, "x86_64"), "3.13.5")),
+    ]
+    cov = coverage.compute(wheels(YAPPI), envs)
+    picked = {e.env: e.picked for e in cov.envs}
+    assert picked == {
+        "bookworm": YAPPI[2],
+        "bullseye": YAPPI[0],
+        "musl": YAPPI[5],
+        "i686": YAPPI[3],
+        "old-musl": None,
+    }
+    assert [g.env for g in cov.gaps] == ["old-musl"]
+    assert set(cov.untested) == {YAPPI[1], YAPPI[4], YAPPI[6], YAPPI[7]}
+    data = json.loads(cov.dumps())
+    assert data["schema"] == "harness-coverage/1"
+    assert data["envs"][0] == {
+        "name": "bookworm",
+        "python": "3.11",
+        "platform": "linux-x86_64-glibc2.36",
+        "picked": YAPPI[2],
+    }
+    assert data["envs"][4]["picked"] is None
+
+
+def test_most_preferred_tag_wins_over_order_of_files() -> None:
+    tags = linux_tags((3, 11), "glibc", 2, 36, "x86_64")
+    generic = "pkg-1.0-py3-none-any.whl"
+    abi3 = "pkg-1.0-cp38-abi3-manylinux_2_17_x86_64.whl"
+    exact = "pkg-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    newer_plat = "pkg-1.0-cp311-cp311-manylinux_2_34_x86_64.whl"
+    assert coverage.pick(wheels([generic]), tags).filename == generic  # type: ignore[union-attr]
+    assert coverage.pick(wheels([generic, abi3]), tags).filename == abi3  # type: ignore[union-attr]
+    got = coverage.pick(wheels([abi3, generic, exact, newer_plat]), tags)
+    assert got is not None
+    assert got.filename == newer_plat
+    # Too new for the env: not installable there.
+    assert coverage.pick(wheels(["pkg-1.0-cp311-cp311-manylinux_2_39_x86_64.whl"]), tags) is None
+
+
+def test_version_then_tag_then_build() -> None:
+    tags = linux_tags((3, 11), "glibc", 2, 36, "x86_64")
+    old_exact = "pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    new_generic = "pkg-1.1-py3-none-any.whl"
+    assert coverage.pick(wheels([old_exact, new_generic]), tags).filename == new_generic  # type: ignore[union-attr]
+    pre = "pkg-2.0rc1-cp311-cp311-manylinux_2_17_x86_64.whl"
+    assert coverage.pick(wheels([old_exact, pre]), tags).filename == old_exact  # type: ignore[union-attr]
+    assert coverage.pick(wheels([pre]), tags).filename == pre  # type: ignore[union-attr]
+    b1 = "pkg-1.0-1-cp311-cp311-manylinux_2_17_x86_64.whl"
+    b2 = "pkg-1.0-2-cp311-cp311-manylinux_2_17_x86_64.whl"
+    assert coverage.pick(wheels([b2, b1, old_exact]), tags).filename == b2  # type: ignore[union-attr]
+
+
+def test_macos_tags() -> None:
+    plats = list(mac_platforms((14, 0), "arm64"))
+    tags = [str(t) for t in cpython_tags((3, 12), platforms=plats)]
+    names = [
+        "pkg-1.0-cp312-cp312-macosx_11_0_arm64.whl",
+        "pkg-1.0-cp312-cp312-macosx_10_9_universal2.whl",
+        "pkg-1.0-cp312-cp312-macosx_10_9_x86_64.whl",
+    ]
+    got = coverage.pick(wheels(names), tags)
+    assert got is not None
+    assert got.filename == names[0]
+    assert Tag("cp312", "cp312", "macosx_11_0_arm64") in got.tags
+
+
+def test_multiple_projects_add_project_key() -> None:
+    tags = linux_tags((3, 11), "glibc", 2, 36, "x86_64")
+    cov = coverage.compute(
+        wheels(["a-1.0-py3-none-any.whl", "b-1.0-py3-none-any.whl"]), [(spec("e"), probe(tags))]
+    )
+    rows = cov.to_json()["envs"]
+    assert isinstance(rows, list)
+    assert [r["project"] for r in rows] == ["a", "b"]
+
+
+def test_collect(tmp_path: Path) -> None:
+    (tmp_path / YAPPI[0]).write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("x")
+    assert [w.filename for w in coverage.collect([tmp_path, tmp_path / YAPPI[0]])] == [YAPPI[0]]
+    with pytest.raises(UsageError, match="no such file"):
+        coverage.collect([tmp_path / "missing.whl"])
+    with pytest.raises(UsageError, match="not a wheel"):
+        coverage.collect([tmp_path / "notes.txt"])
+    (tmp_path / "bad-name.whl").write_bytes(b"")
+    with pytest.raises(UsageError, match="not a valid wheel file name"):
+        coverage.collect([tmp_path])
