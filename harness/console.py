@@ -25,8 +25,9 @@ def err() -> Console:
 
 @cache
 def out() -> Console:
-    """Console for the command's own result (stdout)."""
-    return Console(highlight=False, soft_wrap=True)
+    """Console for the command's own result (stdout); wide when piped to a file or CI log."""
+    width = None if sys.stdout.isatty() else 160
+    return Console(highlight=False, width=width)
 
 
 def interactive() -> bool:

@@ -256,8 +256,7 @@ def read_wheel(path: Path, limits: Limits = DEFAULT_LIMITS) -> Wheel:
         _check_declared_sizes(infos, size, limits, findings)
         if any(f.code == "archive.bomb" for f in findings):
             # Do not decompress anything from an archive that declares a bomb.
-            for info in infos:
-                members.append(_member(info, None, None, None))
+            members.extend(_member(info, None, None, None) for info in infos if info.filename)
             return result(True)
 
         dist_info_prefixes = tuple(
@@ -267,10 +266,13 @@ def read_wheel(path: Path, limits: Limits = DEFAULT_LIMITS) -> Wheel:
         seen: set[str] = set()
         for info in infos:
             mname = info.filename
+            if not mname:
+                findings.append(error("archive.corrupt", "a member has an empty name"))
+                continue
             reason = unsafe_reason(mname, info.external_attr)
             if reason is not None:
                 findings.append(error("archive.unsafe-path", f"member {reason}", path=mname))
-            if info.is_dir():
+            if mname.endswith("/"):
                 members.append(_member(info, None, None, None))
                 continue
             digest, nread, data, problem = _read_member(zf, info, limits)
@@ -299,7 +301,7 @@ def _member(
         name=info.filename,
         size=info.file_size,
         compressed_size=info.compress_size,
-        is_dir=info.is_dir(),
+        is_dir=info.filename.endswith("/"),
         is_symlink=stat.S_ISLNK(info.external_attr >> 16),
         sha256=digest,
         actual_size=nread,
