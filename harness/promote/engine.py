@@ -1,0 +1,247 @@
+"""The promotion itself: gate, preflight, plan, upload with retries, index, journal.
+
+Order, so that a refusal never leaves anything half-done:
+1. the gate (report + sha256 pins) and, for PyPI targets, what PyPI would refuse;
+2. ask every destination what it already has (a name clash with other content stops
+   everything before the first byte is sent);
+3. upload what is missing, target by target, recording each step in the journal;
+4. publish (S3: project pages, then the root page).
+A rerun starts again at 1; step 2 makes it skip what an interrupted run already sent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from harness.errors import HarnessError, InfraError, WheelsFailed
+from harness.promote import rules
+from harness.promote.destination import Destination, Item, Presence, Remote, TransientError
+from harness.promote.gate import GateResult
+from harness.promote.journal import FileEntry, FileState, IndexEntry, Journal, now
+from harness.promote.redact import Redactor
+from harness.promote.targets import Target, TargetKind
+
+
+class Action(StrEnum):
+    UPLOAD = "upload"
+    SKIP = "skip"  # already there with the same sha256
+
+
+class Outcome(StrEnum):
+    PLANNED = "planned"
+    UPLOADED = "uploaded"
+    PRESENT = "present"
+    FAILED = "failed"
+    PENDING = "pending"  # not reached (an earlier failure stopped the run)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refusal:
+    filename: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(kw_only=True)
+class Step:
+    """One file to one target. Mutable: the engine fills in the outcome as it goes."""
+
+    target: Target
+    item: Item
+    action: Action
+    outcome: Outcome = Outcome.PLANNED
+    location: str = ""
+    duration_s: float = 0.0
+    attempts: int = 0
+    error: str | None = None
+
+
+@dataclass(kw_only=True)
+class Promotion:
+    steps: list[Step] = field(default_factory=list)
+    indexes: list[tuple[str, str]] = field(default_factory=list)  # (target, key)
+
+
+def items_from_gate(gate: GateResult) -> list[Item]:
+    items: list[Item] = []
+    for f in gate.files:
+        if not f.ok or f.path is None or f.current_sha256 is None or f.size is None:
+            raise AssertionError(f"{f.filename}: not through the gate")
+        try:
+            meta = rules.read_meta(f.path)
+            requires: str | None = meta.requires_python
+        except ValueError:
+            requires = None
+        items.append(
+            Item(
+                filename=f.filename,
+                path=f.path,
+                sha256=f.current_sha256,
+                size=f.size,
+                project=rules.project_name(f.filename),
+                requires_python=requires,
+            )
+        )
+    return items
+
+
+def refusals(gate: GateResult, targets: Sequence[Target]) -> list[Refusal]:
+    """Per file: the gate's reasons, plus what PyPI would refuse when a target is PyPI."""
+    pypi_labels = [t.label for t in targets if t.kind is TargetKind.PYPI and t.pypi_rules]
+    out: list[Refusal] = []
+    for f in gate.files:
+        reasons = list(f.reasons)
+        if f.ok and f.path is not None and pypi_labels:
+            reasons += [f"{r} (--to {', '.join(pypi_labels)})" for r in rules.pypi_refusals(f.path)]
+        if reasons:
+            out.append(Refusal(filename=f.filename, reasons=tuple(reasons)))
+    return out
+
+
+Progress = Callable[[Step], None]
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        destinations: Sequence[Destination],
+        journal: Journal | None,
+        redact: Redactor,
+        retries: int = 3,
+        backoff_s: float = 1.0,
+        progress: Progress = lambda step: None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.destinations = destinations
+        self.journal = journal
+        self.redact = redact
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.progress = progress
+        self.sleep = sleep
+
+    def plan(self, items: Sequence[Item]) -> Promotion:
+        """Ask every destination about every file. Conflicts stop everything here."""
+        promotion = Promotion()
+        conflicts: list[str] = []
+        for dest in self.destinations:
+            for item in items:
+                presence = self._check(dest, item)
+                if presence.remote is Remote.DIFFERENT:
+                    conflicts.append(
+                        f"{dest.target.label}: {item.filename} already exists there with "
+                        f"other content (sha256 {presence.detail}, ours {item.sha256})"
+                    )
+                    continue
+                action = Action.SKIP if presence.remote is Remote.SAME else Action.UPLOAD
+                promotion.steps.append(
+                    Step(target=dest.target, item=item, action=action, location=presence.location)
+                )
+        if conflicts:
+            raise WheelsFailed(
+                f"refused: {len(conflicts)} file name(s) already taken by other content, "
+                f"nothing uploaded; {'; '.join(conflicts)}"
+            )
+        return promotion
+
+    def _check(self, dest: Destination, item: Item, *, fresh: bool = False) -> Presence:
+        for attempt in range(self.retries + 1):
+            try:
+                return dest.check(item, fresh=fresh)
+            except TransientError as exc:
+                if attempt == self.retries:
+                    raise InfraError(
+                        self.redact(f"{dest.target.label}: asking about {item.filename}: {exc}")
+                    ) from None
+                self.sleep(self.backoff_s * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def execute(self, promotion: Promotion) -> None:
+        for dest in self.destinations:
+            steps = [s for s in promotion.steps if s.target is dest.target]
+            for step in steps:
+                if step.action is Action.SKIP:
+                    step.outcome = Outcome.PRESENT
+                    self._record(step, FileState.PRESENT)
+                    self.progress(step)
+                    continue
+                self._upload(dest, step)
+            for key, digest in dest.finish([s.item for s in steps]):
+                promotion.indexes.append((dest.target.label, key))
+                if self.journal is not None:
+                    self.journal.record_index(
+                        IndexEntry(target=dest.target.label, key=key, sha256=digest, at=now())
+                    )
+
+    def _upload(self, dest: Destination, step: Step) -> None:
+        started = time.monotonic()
+        last = ""
+        for attempt in range(self.retries + 1):
+            step.attempts = attempt + 1
+            self._record(step, FileState.UPLOADING)
+            try:
+                step.location = dest.put(step.item)
+            except TransientError as exc:
+                last = self.redact(str(exc))
+                # It may have landed anyway (the answer was lost): ask before resending.
+                presence = self._check(dest, step.item, fresh=True)
+                if presence.remote is Remote.SAME:
+                    step.location = presence.location
+                elif presence.remote is Remote.DIFFERENT:
+                    self._fail(step, started, f"{last}; the destination now has other content")
+                    raise WheelsFailed(
+                        f"{dest.target.label}: {step.item.filename} appeared there with other "
+                        "content during the upload"
+                    ) from None
+                elif attempt < self.retries:
+                    self.sleep(self.backoff_s * 2**attempt)
+                    continue
+                else:
+                    self._fail(step, started, last)
+                    raise InfraError(
+                        f"{dest.target.label}: {step.item.filename}: {last} "
+                        f"(after {step.attempts} attempts); run the same command again to "
+                        "resume"
+                    ) from None
+            except HarnessError as exc:
+                exc.args = (self.redact(str(exc)),)
+                self._fail(step, started, str(exc))
+                raise
+            except BaseException:
+                # Ctrl-C, or a bug: the journal keeps "uploading"; a rerun asks the
+                # destination whether it landed.
+                step.outcome = Outcome.FAILED
+                step.error = "interrupted"
+                step.duration_s = time.monotonic() - started
+                raise
+            step.outcome = Outcome.UPLOADED
+            step.duration_s = time.monotonic() - started
+            self._record(step, FileState.UPLOADED)
+            self.progress(step)
+            return
+
+    def _fail(self, step: Step, started: float, error: str) -> None:
+        step.outcome = Outcome.FAILED
+        step.error = error
+        step.duration_s = time.monotonic() - started
+        self._record(step, FileState.FAILED)
+        self.progress(step)
+
+    def _record(self, step: Step, state: FileState) -> None:
+        if self.journal is None:
+            return
+        self.journal.record_file(
+            FileEntry(
+                target=step.target.label,
+                filename=step.item.filename,
+                sha256=step.item.sha256,
+                state=state,
+                location=step.location,
+                at=now(),
+                attempts=step.attempts,
+                error=step.error if state is FileState.FAILED else None,
+            )
+        )
