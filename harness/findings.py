@@ -32,7 +32,9 @@ class Finding:
 
 
 def error(code: str, message: str, path: str | None = None, **evidence: Any) -> Finding:
-    return Finding(code=code, severity=Severity.ERROR, message=message, path=path, evidence=evidence)
+    return Finding(
+        code=code, severity=Severity.ERROR, message=message, path=path, evidence=evidence
+    )
 
 
 def warning(code: str, message: str, path: str | None = None, **evidence: Any) -> Finding:

@@ -155,9 +155,7 @@ def render_text(result: InspectResult, out: Console | None = None) -> None:
         out.print(table)
     n_err = result.errors
     n_bad = sum(1 for w in result.wheels if w.errors)
-    n_warn = sum(
-        1 for w in result.wheels for f in w.findings if f.severity is Severity.WARNING
-    )
+    n_warn = sum(1 for w in result.wheels for f in w.findings if f.severity is Severity.WARNING)
     summary = (
         f"{len(result.wheels)} wheel(s) inspected: {n_bad} with errors "
         f"({n_err} error finding(s)), {n_warn} warning(s)"
@@ -171,7 +169,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("text", "json"), default="text", help="output format (text)"
     )
     parser.add_argument(
-        "--output", "-o", type=Path, metavar="FILE",
+        "--output",
+        "-o",
+        type=Path,
+        metavar="FILE",
         help="write the result to FILE (atomically) instead of stdout",
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import re
 import stat
 import zipfile
@@ -70,11 +71,10 @@ def binary_kind(head: bytes) -> BinaryKind | None:
     if head.startswith(b"\x7fELF"):
         return BinaryKind.ELF
     if head[:4] in _MACHO_MAGICS:
-        if head[:4] == b"\xca\xfe\xba\xbe" and len(head) >= 8:
-            # Java class files share 0xCAFEBABE; their next word is a version >= 45,
-            # a fat Mach-O's is an arch count (< 45 in practice).
-            if int.from_bytes(head[4:8], "big") >= 45:
-                return None
+        # Java class files share 0xCAFEBABE; their next word is a version >= 45,
+        # a fat Mach-O's is an arch count (< 45 in practice).
+        if head[:4] == b"\xca\xfe\xba\xbe" and int.from_bytes(head[4:8], "big") >= 45:
+            return None
         return BinaryKind.MACHO
     if head.startswith(b"MZ"):
         return BinaryKind.PE
@@ -325,16 +325,14 @@ def _check_declared_sizes(
                     size=info.file_size,
                 )
             )
-        elif (
-            info.file_size > limits.ratio_floor
-            and info.file_size > limits.max_ratio * max(info.compress_size, 1)
+        elif info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(
+            info.compress_size, 1
         ):
             ratio = info.file_size / max(info.compress_size, 1)
             findings.append(
                 error(
                     "archive.bomb",
-                    f"compression ratio {ratio:.0f}:1 beyond the limit of "
-                    f"{limits.max_ratio:.0f}:1",
+                    f"compression ratio {ratio:.0f}:1 beyond the limit of {limits.max_ratio:.0f}:1",
                     path=info.filename,
                     ratio=round(ratio),
                 )
@@ -351,7 +349,7 @@ def _check_declared_sizes(
     # Overlapping members (one compressed stream referenced by many entries) are the
     # classic non-recursive zip bomb; real wheels never share data between members.
     spans = sorted((i.header_offset, i.compress_size, i.filename) for i in infos)
-    for (off_a, csize_a, name_a), (off_b, _, name_b) in zip(spans, spans[1:], strict=False):
+    for (off_a, csize_a, name_a), (off_b, _, name_b) in itertools.pairwise(spans):
         if off_b < off_a + 30 + csize_a and csize_a > 0:
             findings.append(
                 error(

@@ -35,9 +35,7 @@ def extension_version(name: str) -> tuple[str, str] | None:
 def check(wheel: Wheel) -> Iterator[Finding]:
     if not wheel.tags:
         return
-    cp_versions = {
-        t.abi[2:].rstrip("dmut") for t in wheel.tags if t.abi.startswith("cp")
-    }
+    cp_versions = {t.abi[2:].rstrip("dmut") for t in wheel.tags if t.abi.startswith("cp")}
     abi3 = [t for t in wheel.tags if t.abi == "abi3"]
     none_abi = any(t.abi == "none" for t in wheel.tags)
     for m in wheel.members:
@@ -108,7 +106,7 @@ def _audit_abi3(wheel: Wheel, baseline: tuple[int, int]) -> Iterator[Finding]:
         non_abi3: set[str] = set()
         future: dict[str, str] = {}
         for name, _defined, bind in info.symbols:
-            if bind == "STB_LOCAL" or bind == "STB_LOOS":
+            if bind in {"STB_LOCAL", "STB_LOOS"}:
                 continue
             known = FUNCTIONS.get(Symbol(name)) or DATAS.get(Symbol(name))
             if known is not None:
@@ -122,7 +120,8 @@ def _audit_abi3(wheel: Wheel, baseline: tuple[int, int]) -> Iterator[Finding]:
             yield error(
                 "abi.abi3",
                 f"abi3 extension uses {len(shown)} symbol(s) outside the limited API: "
-                + ", ".join(shown[:5]) + (" ..." if len(shown) > 5 else ""),
+                + ", ".join(shown[:5])
+                + (" ..." if len(shown) > 5 else ""),
                 path=m.name,
                 symbols=shown[:50],
             )

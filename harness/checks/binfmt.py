@@ -7,11 +7,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.segments import InterpSegment
 
 
 class BinaryParseError(Exception):
@@ -45,19 +47,19 @@ def elf_info(data: bytes) -> ElfInfo:
         versions: list[tuple[str, str]] = []
         symbols: list[tuple[str, bool, str]] = []
         for seg in elf.iter_segments():
-            if seg["p_type"] == "PT_INTERP":
+            if isinstance(seg, InterpSegment):
                 interp = seg.get_interp_name()
         for sec in elf.iter_sections():
             if isinstance(sec, DynamicSection):
                 for tag in sec.iter_tags():
                     if tag.entry.d_tag == "DT_NEEDED":
-                        needed.append(tag.needed)
+                        needed.append(str(tag.needed))  # type: ignore[attr-defined]
                     elif tag.entry.d_tag == "DT_SONAME":
-                        soname = tag.soname
+                        soname = str(tag.soname)  # type: ignore[attr-defined]
             elif isinstance(sec, GNUVerNeedSection):
                 for verneed, aux_iter in sec.iter_versions():
                     for aux in aux_iter:
-                        versions.append((verneed.name, aux.name))
+                        versions.append((str(verneed.name), str(aux.name)))
             elif sec.name in (".dynsym", ".symtab") and hasattr(sec, "iter_symbols"):
                 for sym in sec.iter_symbols():
                     if not sym.name:
@@ -76,7 +78,7 @@ def elf_info(data: bytes) -> ElfInfo:
         )
     except (ELFError, ValueError, KeyError, IndexError, AssertionError, OSError) as exc:
         raise BinaryParseError(f"unparsable ELF file: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - pyelftools raises anything on hostile input
+    except Exception as exc:
         raise BinaryParseError(f"unparsable ELF file: {type(exc).__name__}: {exc}") from exc
 
 
@@ -111,7 +113,7 @@ def macho_info(data: bytes) -> MachOInfo:
             self.graphident = self.filename = "<member>"
             self.loader_path = ""
             self.fat = None
-            self.headers = []
+            self.headers: list[Any] = []
             self.allow_unknown_load_commands = True
             self.load(io.BytesIO(raw))
 
@@ -122,8 +124,14 @@ def macho_info(data: bytes) -> MachOInfo:
             cputype = header.header.cputype
             cpusub = header.header.cpusubtype & 0x00FFFFFF
             arch = mach_o.CPU_TYPE_NAMES.get(cputype, f"cputype-{cputype}")
-            arch = {"i386": "i386", "x86_64": "x86_64", "ARM64": "arm64", "PowerPC": "ppc",
-                    "PowerPC64": "ppc64", "ARM": "arm"}.get(arch, arch)
+            arch = {
+                "i386": "i386",
+                "x86_64": "x86_64",
+                "ARM64": "arm64",
+                "PowerPC": "ppc",
+                "PowerPC64": "ppc64",
+                "ARM": "arm",
+            }.get(arch, arch)
             if arch == "arm64" and cpusub == 2:
                 arch = "arm64e"
             minos = None
@@ -149,7 +157,7 @@ def macho_info(data: bytes) -> MachOInfo:
                 MachOSlice(arch=arch, minos=minos, dylibs=tuple(dylibs), rpaths=tuple(rpaths))
             )
         return MachOInfo(slices=tuple(slices))
-    except Exception as exc:  # noqa: BLE001 - macholib raises anything on hostile input
+    except Exception as exc:
         raise BinaryParseError(f"unparsable Mach-O file: {type(exc).__name__}: {exc}") from exc
 
 
@@ -190,5 +198,5 @@ def pe_info(data: bytes) -> PEInfo:
             for e in getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])
         ]
         return PEInfo(machine=int(pe.FILE_HEADER.Machine), imports=tuple(imports))
-    except Exception as exc:  # noqa: BLE001 - pefile raises PEFormatError and others
+    except Exception as exc:
         raise BinaryParseError(f"unparsable PE file: {type(exc).__name__}: {exc}") from exc

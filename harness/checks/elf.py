@@ -31,7 +31,11 @@ _LINUX = (OS.MANYLINUX, OS.MUSLLINUX, OS.LINUX)
 
 def elf_arch_name(info: ElfInfo) -> str:
     for arch, (machine, cls, little) in ELF_ARCH.items():
-        if info.machine == machine and info.elfclass == cls and little in (None, info.little_endian):
+        if (
+            info.machine == machine
+            and info.elfclass == cls
+            and little in (None, info.little_endian)
+        ):
             return arch
     return f"{info.machine}/{info.elfclass}-bit"
 
@@ -123,12 +127,16 @@ def _check_libc(path: str, info: ElfInfo, linux: list[Platform]) -> Iterator[Fin
     libc = libc_of(info)
     if libc == "glibc" and any(p.os is OS.MUSLLINUX for p in linux):
         yield error(
-            "platform.libc", "glibc-linked binary in a musllinux wheel", path=path,
+            "platform.libc",
+            "glibc-linked binary in a musllinux wheel",
+            path=path,
             needed=list(info.needed),
         )
     if libc == "musl" and any(p.os is OS.MANYLINUX for p in linux):
         yield error(
-            "platform.libc", "musl-linked binary in a manylinux wheel", path=path,
+            "platform.libc",
+            "musl-linked binary in a manylinux wheel",
+            path=path,
             needed=list(info.needed),
         )
 

@@ -38,7 +38,8 @@ def check(wheel: Wheel) -> Iterator[Finding]:
         if not macos:
             if any(p.os is OS.ANY for p in platforms):
                 yield warning(
-                    "platform.arch", "Mach-O binary in a platform-independent wheel",
+                    "platform.arch",
+                    "Mach-O binary in a platform-independent wheel",
                     path=member.name,
                 )
             elif platforms:
@@ -78,7 +79,9 @@ def _check_minos(path: str, info: MachOInfo, macos: list[Platform]) -> Iterator[
         # arm64 never runs below macOS 11, whatever the tag says (pip's own rule).
         allowed: tuple[int, int] | None = None
         for p in macos:
-            if s.arch in required_arches(p) or (s.arch == "arm64e" and "arm64" in required_arches(p)):
+            if s.arch in required_arches(p) or (
+                s.arch == "arm64e" and "arm64" in required_arches(p)
+            ):
                 v = p.version or (0, 0)
                 if s.arch.startswith("arm64"):
                     v = max(v, (11, 0))
@@ -89,8 +92,7 @@ def _check_minos(path: str, info: MachOInfo, macos: list[Platform]) -> Iterator[
         if s.minos[:2] > allowed:
             yield error(
                 "macos.minos",
-                f"{s.arch} slice needs macOS {_fmt(s.minos)}, the tag promises "
-                f"{_fmt(allowed)}",
+                f"{s.arch} slice needs macOS {_fmt(s.minos)}, the tag promises {_fmt(allowed)}",
                 path=path,
                 arch=s.arch,
                 minos=_fmt(s.minos),

@@ -58,8 +58,7 @@ def _check_dist_info_name(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
     if not ok:
         yield error(
             "metadata.mismatch",
-            f".dist-info directory does not match the file name's "
-            f"{wheel.name} {wheel.version}",
+            f".dist-info directory does not match the file name's {wheel.name} {wheel.version}",
             path=dist_info,
         )
 
@@ -91,7 +90,8 @@ def _check_wheel_file(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
     root_is_purelib = str(msg.get("Root-Is-Purelib", "")).strip().lower()
     if root_is_purelib not in ("true", "false"):
         yield error(
-            "wheel.invalid", f"Root-Is-Purelib must be true or false, not {root_is_purelib!r}",
+            "wheel.invalid",
+            f"Root-Is-Purelib must be true or false, not {root_is_purelib!r}",
             path=path,
         )
     elif root_is_purelib == "true" and wheel.binaries():
@@ -103,7 +103,7 @@ def _check_wheel_file(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
             binaries=[m.name for m, _ in wheel.binaries()][:10],
         )
     tag_lines = msg.get_all("Tag") or []
-    declared = set()
+    declared: set[str] = set()
     for line in tag_lines:
         try:
             declared.update(str(t) for t in parse_tag(str(line).strip()))
@@ -132,7 +132,7 @@ def _check_metadata(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
         assert problem is not None
         yield problem
         return
-    raw_meta, unparsed = parse_email(text)
+    raw_meta, _unparsed = parse_email(text)
     try:
         meta = Metadata.from_raw(raw_meta, validate=True)
     except ExceptionGroup as group:
@@ -199,12 +199,12 @@ def _check_render(meta: Metadata, path: str) -> Iterator[Finding]:
 
         variant = params.get("variant", "GFM")
         if variant not in ("GFM", "CommonMark"):
-            yield error(
-                "metadata.render", f"unknown Markdown variant {variant!r}", path=path
-            )
+            yield error("metadata.render", f"unknown Markdown variant {variant!r}", path=path)
             return
         if readme_renderer.markdown.render(description, variant=variant) is None:
-            yield error("metadata.render", "long description (Markdown) would not render", path=path)
+            yield error(
+                "metadata.render", "long description (Markdown) would not render", path=path
+            )
         return
     yield error(
         "metadata.render",

@@ -71,9 +71,7 @@ def parse_platform(tag: str) -> Platform:
     if tag == "any":
         return Platform(tag=tag, os=OS.ANY, arch="any")
     if m := _MANYLINUX.match(tag):
-        return Platform(
-            tag=tag, os=OS.MANYLINUX, arch=m[3], version=(int(m[1]), int(m[2]))
-        )
+        return Platform(tag=tag, os=OS.MANYLINUX, arch=m[3], version=(int(m[1]), int(m[2])))
     if m := _LEGACY.match(tag):
         return Platform(tag=tag, os=OS.MANYLINUX, arch=m[2], version=_LEGACY_MANYLINUX[m[1]])
     if m := _MUSL.match(tag):

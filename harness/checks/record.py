@@ -90,4 +90,6 @@ def check(wheel: Wheel) -> Iterator[Finding]:
             )
     for name in listed:
         if name not in members and not name.endswith("/"):
-            yield error("record.unlisted", "RECORD lists a file that is not in the wheel", path=name)
+            yield error(
+                "record.unlisted", "RECORD lists a file that is not in the wheel", path=name
+            )

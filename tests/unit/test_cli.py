@@ -124,7 +124,9 @@ def test_text_output_names_codes(tmp_path: Path) -> None:
 def test_console_script_no_traceback_on_bad_input(tmp_path: Path) -> None:
     cp = subprocess.run(
         [sys.executable, "-m", "harness", "inspect", str(tmp_path / "missing.whl")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert cp.returncode == 2
     assert "Traceback" not in cp.stderr
