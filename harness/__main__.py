@@ -29,6 +29,7 @@ class CommandModule(Protocol):
 # name -> module implementing it. Order is the order shown in --help.
 COMMANDS: dict[str, str] = {
     "inspect": "harness.inspect",
+    "promote": "harness.promote.cli",
 }
 
 

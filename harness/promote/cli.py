@@ -1,0 +1,409 @@
+"""`harness promote REPORT_DIR --to TARGET... [--dry-run]`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness import console
+from harness.errors import HarnessError, UsageError, WheelsFailed
+from harness.promote.destination import Destination
+from harness.promote.engine import Engine, Outcome, Promotion, Refusal, Step, items_from_gate
+from harness.promote.engine import refusals as find_refusals
+from harness.promote.gate import REPORT_FILENAME, InvalidReport, evaluate, load_report
+from harness.promote.journal import JOURNAL_FILENAME, Journal, RunOutcome, locked
+from harness.promote.redact import Redactor
+from harness.promote.targets import Target, TargetKind, parse_target
+
+HELP = "publish exactly the files a report passed, to PyPI and/or an S3 mirror"
+DESCRIPTION = """\
+Publish the wheels that `harness verify` passed, and nothing else.
+
+The gate: report.json must be valid, its verdict pass, and every file must have today the
+sha256 the report recorded (no error finding, no failed run). Anything else is refused with
+the reason per file, exit 1, nothing uploaded. Each destination is asked first what it
+already has: same name and sha256 is skipped, same name with other content is an error.
+An interrupted promotion is completed by running the same command again; REPORT_DIR/
+promote-journal.json records what went where.
+
+TARGET: pypi | testpypi | an upload URL (any PyPI-compatible index) | s3://bucket/prefix
+Credentials: TWINE_USERNAME/TWINE_PASSWORD (TWINE_PASSWORD alone: an API token) for
+PyPI targets; the usual AWS variables, profile or role for S3. Never printed.
+
+examples:
+  harness promote report/ --to pypi --dry-run
+  harness promote report/ --dist dist/ --to pypi s3://my-wheels/simple-mirror
+  harness promote report/ --to s3://wheels --endpoint-url http://127.0.0.1:9000
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report_dir", metavar="REPORT_DIR", help="the report of harness verify")
+    parser.add_argument(
+        "--to",
+        metavar="TARGET",
+        nargs="+",
+        action="extend",
+        required=True,
+        help="pypi, testpypi, an upload URL, or s3://bucket/prefix (repeatable)",
+    )
+    parser.add_argument(
+        "--dist",
+        metavar="DIR",
+        help="where the wheels are (default: the paths recorded in the report); every wheel "
+        "in DIR must be in the report",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan, upload and write nothing"
+    )
+    parser.add_argument("--endpoint-url", metavar="URL", help="S3-compatible endpoint")
+    parser.add_argument(
+        "--simple-url",
+        metavar="URL",
+        help="where a repository URL target lists its files (default: <upload URL>simple/)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        metavar="N",
+        help="retries per file after a 5xx or a dropped connection (default 3)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"
+
+
+class _Output:
+    def __init__(self, *, fmt: str, redact: Redactor, total: int = 0) -> None:
+        self.fmt = fmt
+        self.redact = redact
+        self.total = total
+        self.done = 0
+
+    def err(self, line: str) -> None:
+        console.info(self.redact(line))
+
+    def out(self, line: str) -> None:
+        if self.fmt == "text":
+            console.out().print(self.redact(line), markup=False, highlight=False)
+
+    def progress(self, step: Step) -> None:
+        self.done += 1
+        what = {
+            Outcome.UPLOADED: "uploaded",
+            Outcome.PRESENT: "present ",
+            Outcome.FAILED: "FAILED  ",
+        }.get(step.outcome, str(step.outcome))
+        tail = (
+            f"{_size(step.item.size)} in {step.duration_s:.2f} s"
+            if step.outcome is Outcome.UPLOADED
+            else "same sha256, not sent again"
+            if step.outcome is Outcome.PRESENT
+            else (step.error or "")
+        )
+        width = len(str(self.total))
+        self.err(
+            f"[{self.done:>{width}}/{self.total}] {step.target.label}: {what} "
+            f"{step.item.filename} ({tail})"
+        )
+
+    def refused(self, problems: Sequence[str], refusals: Sequence[Refusal]) -> None:
+        self.out("REFUSED: nothing was uploaded")
+        for p in problems:
+            self.out(f"  report: {p}")
+        for r in refusals:
+            self.out(f"  {r.filename}:")
+            for why in r.reasons:
+                self.out(f"    - {why}")
+
+    def table(self, promotion: Promotion, *, dry_run: bool) -> None:
+        rows = [("TARGET", "FILE", "ACTION" if dry_run else "RESULT", "SIZE", "TIME")]
+        for s in promotion.steps:
+            result = str(s.action) if dry_run else str(s.outcome)
+            time_s = f"{s.duration_s:.2f} s" if s.outcome is Outcome.UPLOADED else ""
+            rows.append((s.target.label, s.item.filename, result, _size(s.item.size), time_s))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        for r in rows:
+            self.out("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        if promotion.indexes:
+            self.out(f"index pages written: {len(promotion.indexes)}")
+            for target, key in promotion.indexes:
+                self.out(f"  {target}: {key}")
+
+
+def _json_doc(
+    *,
+    report_dir: Path,
+    report_sha256: str | None,
+    dry_run: bool,
+    outcome: str,
+    problems: Sequence[str] = (),
+    refusals: Sequence[Refusal] = (),
+    promotion: Promotion | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    steps = promotion.steps if promotion else []
+    return {
+        "schema": "harness-promote/1",
+        "report": str(report_dir / REPORT_FILENAME),
+        "report_sha256": report_sha256,
+        "journal": None if dry_run else str(report_dir / JOURNAL_FILENAME),
+        "dry_run": dry_run,
+        "outcome": outcome,
+        "error": error,
+        "problems": list(problems),
+        "refused": [{"filename": r.filename, "reasons": list(r.reasons)} for r in refusals],
+        "files": [
+            {
+                "target": s.target.label,
+                "filename": s.item.filename,
+                "sha256": s.item.sha256,
+                "size": s.item.size,
+                "action": str(s.action),
+                "result": str(s.outcome),
+                "location": s.location,
+                "attempts": s.attempts,
+                "duration_s": round(s.duration_s, 3),
+                "error": s.error,
+            }
+            for s in steps
+        ],
+        "indexes": [{"target": t, "key": k} for t, k in (promotion.indexes if promotion else [])],
+    }
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _targets(args: argparse.Namespace) -> list[Target]:
+    targets = [parse_target(spec, endpoint_url=args.endpoint_url) for spec in args.to]
+    labels = [t.label for t in targets]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise UsageError(f"--to: {', '.join(dupes)} given twice")
+    if args.endpoint_url and not any(t.kind is TargetKind.S3 for t in targets):
+        raise UsageError("--endpoint-url is only for s3:// targets")
+    if args.simple_url:
+        repos = [t for t in targets if t.kind is TargetKind.PYPI]
+        if len(repos) != 1:
+            raise UsageError("--simple-url needs exactly one PyPI-compatible target")
+        parsed = parse_target(args.simple_url)
+        if parsed.kind is not TargetKind.PYPI:
+            raise UsageError(f"--simple-url {args.simple_url}: not an http(s) URL")
+        simple = args.simple_url if args.simple_url.endswith("/") else args.simple_url + "/"
+        targets = [
+            Target(
+                kind=t.kind,
+                label=t.label,
+                upload_url=t.upload_url,
+                simple_url=simple,
+                pypi_rules=t.pypi_rules,
+            )
+            if t is repos[0]
+            else t
+            for t in targets
+        ]
+    return targets
+
+
+def _destinations(
+    targets: Sequence[Target], *, redact: Redactor, dry_run: bool
+) -> list[Destination]:
+    from harness.promote.pypi import PypiIndex, credentials_from_env
+
+    dests: list[Destination] = []
+    for t in targets:
+        match t.kind:
+            case TargetKind.PYPI:
+                dests.append(
+                    PypiIndex(
+                        t,
+                        credentials=credentials_from_env(os.environ),
+                        redact=redact,
+                        need_upload=not dry_run,
+                    )
+                )
+            case TargetKind.S3:
+                from harness.promote.s3 import S3Mirror
+
+                dests.append(S3Mirror(t, redact=redact))
+    return dests
+
+
+@contextlib.contextmanager
+def _redacting(redact: Redactor) -> Iterator[None]:
+    """No HarnessError leaves this command with a secret in its message."""
+    try:
+        yield
+    except HarnessError as exc:
+        exc.args = (redact(str(exc)),)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    redact = Redactor.from_env(os.environ)
+    with _redacting(redact):
+        return _run(args, redact)
+
+
+def _run(args: argparse.Namespace, redact: Redactor) -> int:
+    report_dir = Path(args.report_dir)
+    if not report_dir.is_dir():
+        raise UsageError(f"{report_dir}: not a directory")
+    if not (report_dir / REPORT_FILENAME).is_file():
+        raise UsageError(
+            f"{report_dir / REPORT_FILENAME}: no such file (write it with harness verify "
+            "--report-dir)"
+        )
+    dist = Path(args.dist) if args.dist else None
+    if dist is not None and not dist.is_dir():
+        raise UsageError(f"--dist {dist}: not a directory")
+    if args.retries < 0 or args.retries > 20:
+        raise UsageError("--retries: expected 0..20")
+    targets = _targets(args)
+    out = _Output(fmt=args.format, redact=redact)
+    lock = contextlib.nullcontext() if args.dry_run else locked(report_dir)
+    with lock:
+        journal = None if args.dry_run else Journal.load(report_dir)
+        labels = tuple(t.label for t in targets)
+
+        def refuse(
+            problems: Sequence[str], refusals: Sequence[Refusal], sha: str | None
+        ) -> WheelsFailed:
+            if journal is not None:
+                journal.start_run(report_sha256=sha or "", targets=labels)
+                journal.finish_run(RunOutcome.REFUSED, redact("; ".join(problems)) or None)
+            if args.format == "json":
+                doc = _json_doc(
+                    report_dir=report_dir,
+                    report_sha256=sha,
+                    dry_run=args.dry_run,
+                    outcome="refused",
+                    problems=problems,
+                    refusals=refusals,
+                )
+                console.write_stdout(redact(json.dumps(doc, indent=2)) + "\n")
+            else:
+                out.refused(problems, refusals)
+            n = len(refusals)
+            what = f"{n} file(s) refused" if n else "; ".join(problems)
+            first = f" ({refusals[0].filename}: {refusals[0].reasons[0]})" if refusals else ""
+            return WheelsFailed(f"promotion refused, nothing uploaded: {what}{first}")
+
+        try:
+            report = load_report(report_dir)
+        except InvalidReport as exc:
+            raise refuse([f"{exc.source}: {p}" for p in exc.problems], [], None) from None
+        gate = evaluate(report, dist=dist)
+        refusals = find_refusals(gate, targets)
+        if gate.problems or refusals:
+            raise refuse(list(gate.problems), refusals, report.sha256)
+
+        items = items_from_gate(gate)
+        out.total = len(items) * len(targets)
+        dests = _destinations(targets, redact=redact, dry_run=args.dry_run)
+        engine = Engine(
+            destinations=dests,
+            journal=journal,
+            redact=redact,
+            retries=args.retries,
+            progress=out.progress,
+        )
+        promotion: Promotion | None = None
+        if journal is not None:
+            resumed = [e for e in journal.files.values() if e.state != "present"]
+            if resumed:
+                out.err(f"resuming: the journal records {len(resumed)} earlier upload step(s)")
+            journal.start_run(report_sha256=report.sha256, targets=labels)
+        try:
+            promotion = engine.plan(items)
+            if args.dry_run:
+                _finish(
+                    out,
+                    args,
+                    report_dir=report_dir,
+                    report_sha256=report.sha256,
+                    promotion=promotion,
+                    outcome="planned",
+                )
+                return 0
+            engine.execute(promotion)
+        except KeyboardInterrupt:
+            if journal is not None:
+                journal.finish_run(RunOutcome.INTERRUPTED, "interrupted")
+            raise
+        except HarnessError as exc:
+            exc.args = (redact(str(exc)),)
+            if journal is not None:
+                outcome = RunOutcome.REFUSED if isinstance(exc, WheelsFailed) else RunOutcome.FAILED
+                journal.finish_run(outcome, str(exc))
+            if promotion is not None:
+                for s in promotion.steps:
+                    if s.outcome is Outcome.PLANNED:
+                        s.outcome = Outcome.PENDING
+            _finish(out, args, report_dir, report.sha256, promotion, "failed", error=str(exc))
+            raise
+        finally:
+            for d in dests:
+                d.close()
+        if journal is not None:
+            journal.finish_run(RunOutcome.COMPLETE)
+        _finish(
+            out,
+            args,
+            report_dir=report_dir,
+            report_sha256=report.sha256,
+            promotion=promotion,
+            outcome="complete",
+        )
+        return 0
+
+
+def _finish(
+    out: _Output,
+    args: argparse.Namespace,
+    *,
+    report_dir: Path,
+    report_sha256: str,
+    promotion: Promotion | None,
+    outcome: str,
+    error: str | None = None,
+) -> None:
+    if args.format == "json":
+        doc = _json_doc(
+            report_dir=report_dir,
+            report_sha256=report_sha256,
+            dry_run=args.dry_run,
+            outcome=outcome,
+            promotion=promotion,
+            error=error,
+        )
+        console.write_stdout(out.redact(json.dumps(doc, indent=2)) + "\n")
+        return
+    if promotion is not None:
+        out.table(promotion, dry_run=args.dry_run)
+    if outcome == "planned":
+        out.out("dry run: nothing uploaded, nothing written")
+    elif outcome == "complete":
+        sent = sum(1 for s in promotion.steps if s.outcome is Outcome.UPLOADED) if promotion else 0
+        kept = sum(1 for s in promotion.steps if s.outcome is Outcome.PRESENT) if promotion else 0
+        out.out(
+            f"promoted: {sent} uploaded, {kept} already present; "
+            f"journal: {report_dir / JOURNAL_FILENAME}"
+        )
