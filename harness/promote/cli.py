@@ -357,7 +357,15 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
                 for s in promotion.steps:
                     if s.outcome is Outcome.PLANNED:
                         s.outcome = Outcome.PENDING
-            _finish(out, args, report_dir, report.sha256, promotion, "failed", error=str(exc))
+            _finish(
+                out,
+                args,
+                report_dir=report_dir,
+                report_sha256=report.sha256,
+                promotion=promotion,
+                outcome="failed",
+                error=str(exc),
+            )
             raise
         finally:
             for d in dests:
