@@ -327,9 +327,16 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
         )
         promotion: Promotion | None = None
         if journal is not None:
-            resumed = [e for e in journal.files.values() if e.state != "present"]
-            if resumed:
-                out.err(f"resuming: the journal records {len(resumed)} earlier upload step(s)")
+            last = journal.runs[-1] if journal.runs else None
+            if last is not None and last.outcome in (
+                RunOutcome.FAILED,
+                RunOutcome.INTERRUPTED,
+                RunOutcome.RUNNING,
+            ):
+                out.err(
+                    f"resuming the promotion of {last.started} ({last.outcome}); "
+                    "asking each destination what it already has"
+                )
             journal.start_run(report_sha256=report.sha256, targets=labels)
         try:
             promotion = engine.plan(items)

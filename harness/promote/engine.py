@@ -233,6 +233,14 @@ class Engine:
     def _record(self, step: Step, state: FileState) -> None:
         if self.journal is None:
             return
+        before = self.journal.file(step.target.label, step.item.filename)
+        if (
+            state is FileState.PRESENT
+            and before is not None
+            and before.state is FileState.UPLOADED
+            and before.sha256 == step.item.sha256
+        ):
+            return  # keep the record of the run that actually sent it
         self.journal.record_file(
             FileEntry(
                 target=step.target.label,
