@@ -29,6 +29,8 @@ class CommandModule(Protocol):
 # name -> module implementing it. Order is the order shown in --help.
 COMMANDS: dict[str, str] = {
     "inspect": "harness.inspect",
+    "envs": "harness.envs.cli",
+    "coverage": "harness.coverage",
     "promote": "harness.promote.cli",
 }
 
@@ -41,7 +43,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(ExitCode.USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _selected(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (first non-option word), if any."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``argv``, only the named command's module is imported."""
     parser = _Parser(
         prog="harness",
         description=(
@@ -57,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    selected = _selected(argv) if argv is not None else None
     for name, modname in COMMANDS.items():
+        if selected is not None and name != selected:
+            sub.add_parser(name)  # keeps the choice valid without importing its module
+            continue
         module = cast(CommandModule, importlib.import_module(modname))
         p = sub.add_parser(
             name,
@@ -71,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
         parser.print_help(sys.stderr)

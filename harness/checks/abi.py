@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from harness.checks.binfmt import BinaryParseError, elf_info, pe_info
+from harness.checks.binfmt import BinaryParseError, elf_symbols, pe_info
 from harness.findings import Finding, error, warning
 from harness.wheel import BinaryKind, Wheel
 
@@ -100,12 +100,12 @@ def _audit_abi3(wheel: Wheel, baseline: tuple[int, int]) -> Iterator[Finding]:
         if m.binary is not BinaryKind.ELF:
             continue  # Mach-O: symbol audit not implemented; abi3audit covers it offline
         try:
-            info = elf_info(data)
+            symbols = elf_symbols(data)
         except BinaryParseError:
             continue
         non_abi3: set[str] = set()
         future: dict[str, str] = {}
-        for name, _defined, bind in info.symbols:
+        for name, bind in symbols:
             if bind in {"STB_LOCAL", "STB_LOOS"}:
                 continue
             known = FUNCTIONS.get(Symbol(name)) or DATAS.get(Symbol(name))

@@ -13,6 +13,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.sections import SymbolTableSection
 from elftools.elf.segments import InterpSegment
 
 
@@ -33,8 +34,6 @@ class ElfInfo:
     soname: str | None
     # (library file, version name) pairs from .gnu.version_r, e.g. ("libc.so.6", "GLIBC_2.34")
     version_needs: tuple[tuple[str, str], ...]
-    # dynamic symbols: (name, defined, binding)
-    symbols: tuple[tuple[str, bool, str], ...]
 
 
 @lru_cache(maxsize=64)
@@ -45,7 +44,6 @@ def elf_info(data: bytes) -> ElfInfo:
         needed: list[str] = []
         soname = None
         versions: list[tuple[str, str]] = []
-        symbols: list[tuple[str, bool, str]] = []
         for seg in elf.iter_segments():
             if isinstance(seg, InterpSegment):
                 interp = seg.get_interp_name()
@@ -60,12 +58,6 @@ def elf_info(data: bytes) -> ElfInfo:
                 for verneed, aux_iter in sec.iter_versions():
                     for aux in aux_iter:
                         versions.append((str(verneed.name), str(aux.name)))
-            elif sec.name in (".dynsym", ".symtab") and hasattr(sec, "iter_symbols"):
-                for sym in sec.iter_symbols():
-                    if not sym.name:
-                        continue
-                    defined = sym["st_shndx"] != "SHN_UNDEF"
-                    symbols.append((sym.name, defined, sym["st_info"]["bind"]))
         return ElfInfo(
             machine=str(elf["e_machine"]),
             elfclass=int(elf.elfclass),
@@ -74,11 +66,27 @@ def elf_info(data: bytes) -> ElfInfo:
             needed=tuple(needed),
             soname=soname,
             version_needs=tuple(versions),
-            symbols=tuple(symbols),
         )
     except (ELFError, ValueError, KeyError, IndexError, AssertionError, OSError) as exc:
         raise BinaryParseError(f"unparsable ELF file: {exc}") from exc
     except Exception as exc:
+        raise BinaryParseError(f"unparsable ELF file: {type(exc).__name__}: {exc}") from exc
+
+
+def elf_symbols(data: bytes) -> list[tuple[str, str]]:
+    """(name, binding) of every named symbol in .dynsym and .symtab (slow: abi3 only)."""
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        found: list[tuple[str, str]] = []
+        for sec in elf.iter_sections():
+            if sec.name in (".dynsym", ".symtab") and isinstance(sec, SymbolTableSection):
+                found.extend(
+                    (sym.name, str(sym["st_info"]["bind"]))
+                    for sym in sec.iter_symbols()
+                    if sym.name
+                )
+        return found
+    except Exception as exc:  # noqa: BLE001 - pyelftools raises anything on hostile input
         raise BinaryParseError(f"unparsable ELF file: {type(exc).__name__}: {exc}") from exc
 
 

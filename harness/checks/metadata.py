@@ -11,6 +11,7 @@ import email.parser
 import email.policy
 import io
 from collections.abc import Iterator
+from functools import lru_cache
 
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, parse_email
 from packaging.tags import parse_tag
@@ -171,6 +172,17 @@ def _check_render(meta: Metadata, path: str) -> Iterator[Finding]:
     if not description or not description.strip():
         return
     content_type = (meta.description_content_type or "text/x-rst").strip()
+    # All wheels of a release share one description: render it once per run.
+    for code, message in _render_problems(description, content_type):
+        yield error(code, message, path=path, content_type=content_type)
+
+
+@lru_cache(maxsize=16)
+def _render_problems(description: str, content_type: str) -> tuple[tuple[str, str], ...]:
+    return tuple(_render(description, content_type))
+
+
+def _render(description: str, content_type: str) -> Iterator[tuple[str, str]]:
     msg = email.message.EmailMessage()
     msg["content-type"] = content_type
     ctype = msg.get_content_type()
@@ -186,12 +198,10 @@ def _check_render(meta: Metadata, path: str) -> Iterator[Finding]:
         rendered = readme_renderer.rst.render(description, stream=stream)
         if rendered is None:
             detail = " ".join(stream.getvalue().split())[:300]
-            yield error(
+            yield (
                 "metadata.render",
                 "long description (reStructuredText) would not render on PyPI"
                 + (f": {detail}" if detail else ""),
-                path=path,
-                content_type=content_type,
             )
         return
     if ctype == "text/markdown":
@@ -199,16 +209,13 @@ def _check_render(meta: Metadata, path: str) -> Iterator[Finding]:
 
         variant = params.get("variant", "GFM")
         if variant not in ("GFM", "CommonMark"):
-            yield error("metadata.render", f"unknown Markdown variant {variant!r}", path=path)
+            yield ("metadata.render", f"unknown Markdown variant {variant!r}")
             return
         if readme_renderer.markdown.render(description, variant=variant) is None:
-            yield error(
-                "metadata.render", "long description (Markdown) would not render", path=path
-            )
+            yield ("metadata.render", "long description (Markdown) would not render")
         return
-    yield error(
+    yield (
         "metadata.render",
         f"Description-Content-Type {content_type!r} is not one PyPI renders "
         "(text/plain, text/x-rst, text/markdown)",
-        path=path,
     )
