@@ -86,7 +86,7 @@ def elf_symbols(data: bytes) -> list[tuple[str, str]]:
                     if sym.name
                 )
         return found
-    except Exception as exc:  # noqa: BLE001 - pyelftools raises anything on hostile input
+    except Exception as exc:
         raise BinaryParseError(f"unparsable ELF file: {type(exc).__name__}: {exc}") from exc
 
 
