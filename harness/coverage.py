@@ -13,6 +13,7 @@ backtracks); wheels whose tags differ only in that respect are rare for compiled
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from harness.envs.base import EnvSpec, Probe
-from harness.errors import UsageError
+from harness.errors import ExitCode, InfraError, UsageError
 
 SCHEMA = "harness-coverage/1"
 
@@ -156,3 +157,80 @@ def compute(wheels: Sequence[WheelFile], envs: Sequence[tuple[EnvSpec, Probe]]) 
             )
     untested = tuple(w.filename for w in wheels if w.filename not in used)
     return Coverage(envs=tuple(picks), untested=untested)
+
+
+# ---------------------------------------------------------------- `harness coverage`
+
+HELP = "which wheel pip would install in each env of a matrix, gaps, untested wheels"
+DESCRIPTION = """\
+For every env of the matrix: the file pip would install there, from the env's real tag
+list (probed inside it with pip) and pip's order of preference, or a gap; then every
+wheel that no env exercises. Envs whose images are missing are built first (--no-build:
+fail instead). JSON (--format json) is the contract:
+
+  {"schema": "harness-coverage/1",
+   "envs": [{"name", "python", "platform", "picked": filename|null}],
+   "untested": [filename, ...]}
+
+exit 0, or 1 with --strict when there is a gap or an untested wheel.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("wheels", nargs="+", type=Path, metavar="WHEELS", help="wheels or dirs")
+    parser.add_argument(
+        "--matrix",
+        "-m",
+        metavar="M",
+        default="host",
+        help="a matrix in matrices/ or a .toml path (default: host, this machine)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--no-build", action="store_true", help="fail if an image is missing")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 on a gap or an untested wheel"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness import console, matrix
+    from harness.envs import environment
+
+    wheels = collect(args.wheels)
+    m = matrix.load(args.matrix)
+    probed: list[tuple[EnvSpec, Probe]] = []
+    for spec in m.envs:
+        env = environment(spec)
+        if not args.no_build:
+            env.prepare(log=console.info)
+        elif not env.is_ready():
+            raise InfraError(
+                f"env {spec.name}: image {env.image} is not built "
+                f"(run `harness envs build {spec.name}`)"
+            )
+        probed.append((spec, env.probe()))
+    result = compute(wheels, probed)
+    if args.format == "json":
+        console.write_stdout(result.dumps())
+    else:
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for column in ("env", "python", "platform", "installs"):
+            table.add_column(column)
+        multi = len({e.project for e in result.envs}) > 1
+        for e in result.envs:
+            label = f"{e.env} [{e.project}]" if multi else e.env
+            table.add_row(
+                label, e.python, e.platform, e.picked or "[red]GAP: no wheel installs here[/red]"
+            )
+        console.out().print(table)
+        if result.untested:
+            console.out().print(f"\nuntested ({len(result.untested)} wheels no env installs):")
+            for name in result.untested:
+                console.out().print(f"  {name}", markup=False)
+        else:
+            console.out().print("\nevery wheel is installed by some env")
+    if args.strict and (result.gaps or result.untested):
+        return int(ExitCode.FAILED)
+    return 0

@@ -6,9 +6,9 @@ Import what verify/coverage need from here; :func:`environment` picks the kind.
 from __future__ import annotations
 
 from harness.envs.base import (
+    Environment,
     EnvKind,
     EnvSpec,
-    Environment,
     EnvStatus,
     ExecResult,
     Limits,

@@ -104,7 +104,7 @@ class Probe:
         def text(key: str) -> str:
             value = data.get(key, "")
             if not isinstance(value, str):
-                raise ValueError(f"probe: {key!r} must be a string")
+                raise ValueError(f"probe: {key!r} must be a string")  # noqa: TRY004
             return value
 
         return cls(

@@ -42,7 +42,7 @@ def _libc():  # type: () -> tuple[str, str]
         return "glibc", conf.split()[1]
     for loader in sorted(glob.glob("/lib/ld-musl-*.so.1")):
         try:
-            done = subprocess.run(
+            done = subprocess.run(  # noqa: UP022 (Python 3.6 has no capture_output)
                 [loader], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False
             )
         except OSError:

@@ -1,0 +1,426 @@
+"""Docker environments: images built from containers/ recipes, or pulled from a registry.
+
+Why the docker CLI (through harness.proc) and not the docker SDK: the CLI is what the
+docker.io package installs next to the daemon and what users debug with; it honours
+DOCKER_HOST, contexts and TLS settings exactly as the user's own `docker` does;
+`docker import` of a rootfs tar, `--platform`, and `commit --change` are one line each;
+and every call is a plain argv that proc.run can time out. The SDK has no exec timeout
+either, so it would not save the kill-on-timeout logic below. The cost is a process per
+call (~20-50 ms), which is noise next to container work.
+
+A session is one idle container (auditwheel/cibuildwheel style) and ``docker exec`` per
+command: ``--network none``, the recipe's non-root user, memory/pid limits, mounts
+read-only unless asked. It is named before it is created, so cleanup (``docker rm -f``)
+works even when Ctrl-C lands while ``docker run`` is still starting it; every live
+container is also removed at interpreter exit, and its idle process exits by itself after
+``Limits.lifetime_s`` with ``--rm``, so nothing outlives a killed harness for long.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shlex
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from harness import proc
+from harness.envs.base import (
+    EnvKind,
+    EnvSpec,
+    ExecResult,
+    Limits,
+    Mount,
+    Probe,
+    ProgressLog,
+)
+from harness.envs.paths import cache_dir
+from harness.errors import InfraError, InputError
+
+LABEL = "org.wheel-harness"
+SESSION_LABEL = f"{LABEL}.session"
+PROBE_SOURCE = Path(__file__).with_name("probe.py")
+SESSION_UID = "1000"  # registry images may have no named non-root user: use a bare uid
+
+
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+_daemon_ok: set[str] = set()  # the DOCKER_HOSTs that answered (checked once per process)
+_daemon_lock = threading.Lock()
+
+
+def ensure_daemon() -> None:
+    """InfraError (exit 3) with one line saying how to get a daemon, if none answers."""
+    with _daemon_lock:
+        if docker_host() in _daemon_ok:
+            return
+        try:
+            done = proc.run(
+                ["docker", "version", "--format", "{{.Server.Version}}"],
+                timeout=20,
+                check=False,
+            )
+        except InfraError as exc:  # the CLI itself is missing
+            raise InfraError(
+                f"{exc}: install Docker (Debian: apt-get install docker.io) "
+                "or run tests/engines.d/10-docker.sh"
+            ) from exc
+        if done.returncode != 0 or done.timed_out or not done.stdout.strip():
+            raise InfraError(
+                f"no Docker daemon reachable at {docker_host()} (DOCKER_HOST or "
+                "/var/run/docker.sock): start it (as root: `dockerd &`, or "
+                "bash tests/engines.d/10-docker.sh) or point DOCKER_HOST at one"
+            )
+        _daemon_ok.add(docker_host())
+
+
+def docker(
+    args: Sequence[str | Path],
+    *,
+    timeout: float | None = 600,
+    check: bool = True,
+    input_text: str | None = None,
+) -> proc.Completed:
+    return proc.run(["docker", *args], timeout=timeout, check=check, input_text=input_text)
+
+
+def image_inspect(ref: str) -> dict[str, object] | None:
+    """`docker image inspect` of ``ref``, or None if there is no such image here."""
+    done = docker(["image", "inspect", ref], check=False, timeout=60)
+    if done.returncode != 0:
+        return None
+    data = json.loads(done.stdout)
+    if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        return None
+    first: dict[str, object] = data[0]
+    return first
+
+
+def image_labels(info: Mapping[str, object]) -> dict[str, str]:
+    config = info.get("Config")
+    labels = config.get("Labels") if isinstance(config, dict) else None
+    if not isinstance(labels, dict):
+        return {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def run_probe(image: str, *, interpreter: str, platform: str | None, user: str | None) -> Probe:
+    """Run the probe in a throwaway container with no network and parse its JSON."""
+    args: list[str] = ["run", "--rm", "--network", "none"]
+    if platform:
+        args += ["--platform", platform]
+    if user:
+        args += ["--user", user]
+    args += ["--entrypoint", interpreter, image, "-c", PROBE_SOURCE.read_text("utf-8")]
+    done = docker(args, check=False, timeout=600)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise InfraError(f"probe of {image} failed (exit {done.returncode}): {tail[0]}")
+    try:
+        return Probe.from_json(json.loads(done.stdout.strip().splitlines()[-1]))
+    except (ValueError, IndexError) as exc:
+        raise InfraError(f"probe of {image} printed no usable JSON: {exc}") from exc
+
+
+# ---------------------------------------------------------------- sessions
+
+_live: set[str] = set()
+_live_lock = threading.Lock()
+
+
+def _remove_container(name: str) -> None:
+    """`docker rm -f`, shielded from Ctrl-C (SIG_IGN is inherited by the docker child)."""
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    try:
+        proc.run(["docker", "rm", "-f", "-v", name], check=False, timeout=120)
+    except InfraError:
+        pass
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+        with _live_lock:
+            _live.discard(name)
+
+
+@atexit.register
+def _remove_leftovers() -> None:
+    with _live_lock:
+        names = list(_live)
+    for name in names:
+        _remove_container(name)
+
+
+class DockerSession:
+    """A running idle container; see the module docstring."""
+
+    def __init__(
+        self, *, container: str, python: str, workdir: str, mounts: Sequence[Mount]
+    ) -> None:
+        self._container = container
+        self._python = python
+        self._workdir = workdir
+        self._mounts = tuple(mounts)
+        self._dead: str | None = None
+
+    @property
+    def container(self) -> str:
+        return self._container
+
+    @property
+    def python(self) -> str:
+        return self._python
+
+    @property
+    def workdir(self) -> str:
+        return self._workdir
+
+    def path(self, mount: Mount) -> str:
+        return mount.target
+
+    def exec(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> ExecResult:
+        if self._dead is not None:
+            raise InfraError(f"container {self._container} is gone: {self._dead}")
+        args: list[str] = ["docker", "exec", "--workdir", cwd or self._workdir]
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        args += [self._container, *argv]
+        start = time.monotonic()
+        done = proc.run(args, check=False, timeout=timeout)
+        duration = time.monotonic() - start
+        if done.timed_out:
+            # `docker exec` has no kill: the process would go on inside the container.
+            # End the whole session; the caller records a timed-out step.
+            self._dead = f"killed after a {timeout}s timeout in {shlex.join(argv)[:80]}"
+            _remove_container(self._container)
+            return ExecResult(
+                argv=tuple(argv),
+                returncode=-9,
+                stdout=done.stdout,
+                stderr=done.stderr,
+                duration_s=duration,
+                timed_out=True,
+            )
+        oom = False
+        if done.returncode in (137, -9):
+            state = proc.run(
+                [
+                    "docker",
+                    "inspect",
+                    "--format",
+                    "{{.State.OOMKilled}} {{.State.Running}}",
+                    self._container,
+                ],
+                check=False,
+                timeout=60,
+            )
+            words = state.stdout.split()
+            oom = bool(words) and words[0] == "true"
+            if len(words) > 1 and words[1] != "true":
+                self._dead = "the container stopped (out of memory?)" if oom else "stopped"
+        elif done.returncode in (125, 126) and "No such container" in done.stderr:
+            self._dead = "removed from outside"
+            raise InfraError(f"container {self._container} is gone: {done.stderr.strip()}")
+        return ExecResult(
+            argv=tuple(argv),
+            returncode=done.returncode,
+            stdout=done.stdout,
+            stderr=done.stderr,
+            duration_s=duration,
+            oom=oom,
+        )
+
+
+@contextmanager
+def container_session(
+    *,
+    image: str,
+    env_name: str,
+    python: str,
+    user: str,
+    home: str,
+    mounts: Sequence[Mount],
+    limits: Limits,
+    platform: str | None,
+) -> Iterator[DockerSession]:
+    """One idle container for the ``with`` block; always removed afterwards."""
+    ensure_daemon()
+    for mount in mounts:
+        if not mount.target.startswith("/") or "," in mount.target or "," in str(mount.source):
+            raise InputError(f"mount target must be an absolute path without commas: {mount}")
+        if not mount.source.exists():
+            raise InputError(f"mount source does not exist: {mount.source}")
+    name = f"wheel-harness-{env_name}-{uuid.uuid4().hex[:10]}"
+    args: list[str] = [
+        "docker", "run", "--detach", "--rm", "--name", name,
+        "--label", f"{SESSION_LABEL}=1",
+        "--user", user,
+        "--env", f"HOME={home}",
+        "--memory", limits.memory, "--memory-swap", limits.memory,
+        "--pids-limit", str(limits.pids),
+        "--security-opt", "no-new-privileges",
+    ]  # fmt: skip
+    if not home.startswith("/tmp/"):
+        args += ["--workdir", home]  # docker would create a missing one owned by root
+    if not limits.network:
+        args += ["--network", "none"]
+    if limits.cpus is not None:
+        args += ["--cpus", str(limits.cpus)]
+    if platform:
+        args += ["--platform", platform]
+    for mount in mounts:
+        spec = f"type=bind,source={mount.source.resolve()},target={mount.target}"
+        args += ["--mount", spec + (",readonly" if mount.read_only else "")]
+    args += ["--entrypoint", "sleep", image, str(limits.lifetime_s)]
+    with _live_lock:
+        _live.add(name)
+    try:
+        started = proc.run(args, check=False, timeout=300)
+        if started.returncode != 0:
+            tail = (started.stderr or started.stdout).strip().splitlines()[-1:] or [""]
+            raise InfraError(f"cannot start a container of {image}: {tail[0]}")
+        if home.startswith("/tmp/"):
+            proc.run(["docker", "exec", name, "mkdir", "-p", home], check=True, timeout=60)
+        yield DockerSession(container=name, python=python, workdir=home, mounts=mounts)
+    finally:
+        _remove_container(name)
+
+
+# ---------------------------------------------------------------- environments
+
+
+class DockerEnvironment:
+    """docker-recipe (an image built here from containers/) or docker-image (pulled)."""
+
+    def __init__(self, spec: EnvSpec) -> None:
+        if spec.kind is EnvKind.HOST:
+            raise ValueError("DockerEnvironment needs a docker kind")
+        self._spec = spec
+        self._probe: Probe | None = None
+        self._recipe = None
+        if spec.kind is EnvKind.DOCKER_RECIPE:
+            from harness import images
+
+            assert spec.recipe is not None
+            self._recipe = images.load_recipe(spec.recipe, origin=spec)
+
+    @property
+    def spec(self) -> EnvSpec:
+        return self._spec
+
+    @property
+    def image(self) -> str:
+        if self._recipe is not None:
+            return self._recipe.tag
+        assert self._spec.image is not None
+        return self._spec.image
+
+    @property
+    def platform(self) -> str | None:
+        return self._recipe.platform if self._recipe is not None else self._spec.platform
+
+    @property
+    def interpreter(self) -> str:
+        if self._spec.interpreter:
+            return self._spec.interpreter
+        return self._recipe.interpreter if self._recipe is not None else "python3"
+
+    def is_ready(self) -> bool:
+        ensure_daemon()
+        return image_inspect(self.image) is not None
+
+    def prepare(self, *, log: ProgressLog | None = None) -> bool:
+        ensure_daemon()
+        if self._recipe is not None:
+            from harness import images
+
+            return images.build(self._recipe, log=log)
+        if image_inspect(self.image) is not None:
+            return False
+        if log:
+            log(f"pulling {self.image}")
+        args = ["pull", "--quiet"]
+        if self._spec.platform:
+            args += ["--platform", self._spec.platform]
+        done = docker([*args, self.image], check=False, timeout=1800)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise InfraError(f"cannot pull {self.image} for env {self._spec.name}: {tail[0]}")
+        return True
+
+    def probe(self) -> Probe:
+        if self._probe is None:
+            self._probe = self._load_probe()
+            _check_python(self._spec, self._probe)
+        return self._probe
+
+    def _load_probe(self) -> Probe:
+        ensure_daemon()
+        info = image_inspect(self.image)
+        if info is None:
+            raise InfraError(
+                f"env {self._spec.name}: image {self.image} is not here; "
+                f"run `harness envs build {self._spec.name}`"
+            )
+        if self._recipe is not None:
+            from harness import images
+
+            return images.probe_from_labels(image_labels(info), self.image)
+        # Registry image: probe once, cache by image id (+ interpreter).
+        image_id = str(info.get("Id", "")).replace("sha256:", "")
+        key = f"{image_id}-{self.interpreter}".replace("/", "_")
+        cache = cache_dir() / "probes" / f"{key}.json"
+        if cache.is_file():
+            try:
+                return Probe.from_json(json.loads(cache.read_text("utf-8")))
+            except ValueError:
+                pass
+        probe = run_probe(
+            self.image, interpreter=self.interpreter, platform=self._spec.platform, user=None
+        )
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(probe.to_json()), "utf-8")
+        tmp.replace(cache)
+        return probe
+
+    def session(
+        self, mounts: Sequence[Mount] = (), *, limits: Limits | None = None
+    ) -> AbstractContextManager[DockerSession]:
+        if self._recipe is not None:
+            user, home = self._recipe.user, f"/home/{self._recipe.user}"
+        else:
+            user, home = SESSION_UID, "/tmp/harness-home"
+        return container_session(
+            image=self.image,
+            env_name=self._spec.name,
+            python=self.interpreter,
+            user=user,
+            home=home,
+            mounts=mounts,
+            limits=limits or Limits(),
+            platform=self.platform,
+        )
+
+
+def _check_python(spec: EnvSpec, probe: Probe) -> None:
+    if spec.python and probe.python_short != spec.python:
+        where = f"{spec.source}: env.{spec.name}.python" if spec.source else spec.name
+        raise InputError(
+            f"{where}: says {spec.python} but the env's interpreter is {probe.python_version}"
+        )

@@ -1,0 +1,383 @@
+"""containers/ recipes -> docker images, cached by a hash of the recipe.
+
+A recipe is a directory ``containers/<name>/`` with ``recipe.toml`` and ``build.sh``
+(containers/README.md). Its image is ``wheel-harness/<name>:<hash16>``, the hash covering
+every file of the recipe and of ``containers/_lib`` plus :data:`ASSEMBLY`; so a changed
+recipe rebuilds and an unchanged one never does (a warm ``envs build`` is one
+``docker image inspect`` per env).
+
+A build: lock (one builder per recipe; a second waits, then finds the image and returns)
+-> ``build.sh OUTDIR`` -> ``docker import`` under a temporary tag -> probe in a container
+with no network -> ``docker commit`` of a created (never started) container to the final
+tag, with the probe as a label. The final tag appears only in that last step, so an
+interrupted build never leaves an image under it; the temporary tag, container and
+build directory are removed in ``finally``, and `envs prune` removes any left by a
+SIGKILL.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import tomllib
+import uuid
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import proc
+from harness.envs.base import EnvSpec, Probe, ProgressLog
+from harness.envs.docker import (
+    LABEL,
+    docker,
+    ensure_daemon,
+    image_inspect,
+    image_labels,
+    run_probe,
+)
+from harness.envs.paths import cache_dir, containers_dir
+from harness.errors import InfraError, InputError, UsageError
+
+# Bump when the way a rootfs becomes an image changes (the --change list, labels, probe).
+ASSEMBLY = "wheel-harness-image/1"
+REPOSITORY = "wheel-harness"
+TMP_REPOSITORY = "wheel-harness-tmp"
+LIB_DIR = "_lib"
+RECIPE_KEYS = frozenset({"description", "platform", "python", "interpreter", "user"})
+PLATFORMS = frozenset(
+    {"linux/amd64", "linux/386", "linux/arm64", "linux/arm/v7", "linux/ppc64le", "linux/s390x"}
+)
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+L_RECIPE = f"{LABEL}.recipe"
+L_HASH = f"{LABEL}.recipe-hash"
+L_PROBE = f"{LABEL}.probe"
+L_BUILD_S = f"{LABEL}.build-seconds"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    name: str
+    path: Path
+    description: str
+    platform: str
+    python: str
+    interpreter: str
+    user: str
+    digest: str
+
+    @property
+    def tag(self) -> str:
+        return f"{REPOSITORY}/{self.name}:{self.digest[:16]}"
+
+    @property
+    def build_script(self) -> Path:
+        return self.path / "build.sh"
+
+
+def recipe_digest(recipe_dir: Path) -> str:
+    """sha256 over the recipe's files, containers/_lib's files and ASSEMBLY."""
+    h = hashlib.sha256(ASSEMBLY.encode())
+    for base in (recipe_dir, recipe_dir.parent / LIB_DIR):
+        if not base.is_dir():
+            continue
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            rel = f"{base.name}/{path.relative_to(base).as_posix()}"
+            mode = "x" if os.access(path, os.X_OK) else "-"
+            data = path.read_bytes()
+            h.update(f"{rel}\0{mode}\0{len(data)}\0".encode())
+            h.update(data)
+    return h.hexdigest()
+
+
+def load_recipe(name: str, *, base: Path | None = None, origin: EnvSpec | None = None) -> Recipe:
+    root = base if base is not None else containers_dir()
+    path = root / name
+    where = f"{origin.source}: env.{origin.name}.recipe" if origin and origin.source else name
+    if not NAME_RE.match(name) or not (path / "recipe.toml").is_file():
+        known = ", ".join(r.name for r in all_recipes(root)) or "none"
+        raise InputError(f"{where}: no recipe {name!r} in {root} (known: {known})")
+    meta = path / "recipe.toml"
+    try:
+        data = tomllib.loads(meta.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{meta}: not readable TOML: {exc}") from exc
+    for key in data:
+        if key not in RECIPE_KEYS:
+            raise InputError(f"{meta}: {key}: unknown key")
+    values: dict[str, str] = {}
+    for key in sorted(RECIPE_KEYS):
+        value = data.get(key)
+        if not isinstance(value, str) or not value:
+            raise InputError(f"{meta}: {key}: missing or not a non-empty string")
+        values[key] = value
+    if values["platform"] not in PLATFORMS:
+        raise InputError(
+            f"{meta}: platform: {values['platform']!r} is not one of {sorted(PLATFORMS)}"
+        )
+    if not re.match(r"^[a-z_][a-z0-9_-]*$", values["user"]) or values["user"] == "root":
+        raise InputError(f"{meta}: user: must be a non-root user name")
+    if not (path / "build.sh").is_file():
+        raise InputError(f"{path}: build.sh missing")
+    return Recipe(
+        name=name,
+        path=path,
+        description=values["description"],
+        platform=values["platform"],
+        python=values["python"],
+        interpreter=values["interpreter"],
+        user=values["user"],
+        digest=recipe_digest(path),
+    )
+
+
+def all_recipes(base: Path | None = None) -> list[Recipe]:
+    root = base if base is not None else containers_dir()
+    if not root.is_dir():
+        return []
+    return [
+        load_recipe(p.name, base=root)
+        for p in sorted(root.iterdir())
+        if p.is_dir() and p.name != LIB_DIR and (p / "recipe.toml").is_file()
+    ]
+
+
+def encode_probe(probe: Probe) -> str:
+    raw = json.dumps(probe.to_json(), separators=(",", ":")).encode()
+    return "zb64:" + base64.b64encode(zlib.compress(raw, 9)).decode()
+
+
+def decode_probe(text: str) -> Probe:
+    if not text.startswith("zb64:"):
+        raise ValueError("unknown probe encoding")
+    data = json.loads(zlib.decompress(base64.b64decode(text[5:])))
+    if not isinstance(data, dict):
+        raise ValueError("probe is not an object")  # noqa: TRY004
+    return Probe.from_json(data)
+
+
+def probe_from_labels(labels: dict[str, str], image: str) -> Probe:
+    text = labels.get(L_PROBE)
+    if text is None:
+        raise InfraError(f"image {image} has no probe label: run `harness envs prune` and rebuild")
+    try:
+        return decode_probe(text)
+    except (ValueError, zlib.error) as exc:
+        raise InfraError(f"image {image}: unreadable probe label ({exc})") from exc
+
+
+@contextmanager
+def _lock(recipe: Recipe, log: ProgressLog | None) -> Iterator[None]:
+    path = cache_dir() / "locks" / f"{recipe.name}-{recipe.digest[:16]}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if log:
+                log(f"{recipe.name}: another build of this recipe is running; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_script(recipe: Recipe, outdir: Path, logfile: Path, log: ProgressLog | None) -> None:
+    env = dict(os.environ)
+    env.update(
+        HARNESS_LIB=str(recipe.path.parent / LIB_DIR),
+        HARNESS_JOBS=env.get("HARNESS_JOBS") or str(os.cpu_count() or 2),
+        HARNESS_APT_CACHE=env.get("HARNESS_APT_CACHE") or str(cache_dir() / "apt"),
+        LC_ALL="C.UTF-8",
+    )
+    result: list[proc.Completed] = []
+
+    def target() -> None:
+        # The script's output goes to the log file as it runs (so it can be followed).
+        result.append(
+            proc.run(
+                ["bash", "-c", 'exec bash "$0" "$1" >"$2" 2>&1',
+                 str(recipe.build_script), str(outdir), str(logfile)],
+                env=env,
+                check=False,
+            )
+        )  # fmt: skip
+
+    worker = threading.Thread(target=target, name=f"build-{recipe.name}", daemon=True)
+    worker.start()
+    last = ""
+    while worker.is_alive():
+        worker.join(2.0)
+        line = _last_line(logfile)
+        if line and line != last and log:
+            log(f"{recipe.name}: {line}")
+            last = line
+    done = result[0] if result else None
+    if done is None or done.returncode != 0:
+        tail = _last_line(logfile) or "no output"
+        code = done.returncode if done else "?"
+        raise InfraError(
+            f"recipe {recipe.name}: build.sh failed (exit {code}): {tail} (log: {logfile})"
+        )
+
+
+def _last_line(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 4096))
+            lines = handle.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:160] if lines else ""
+
+
+def build(recipe: Recipe, *, log: ProgressLog | None = None, force: bool = False) -> bool:
+    """Build ``recipe`` unless its image exists; True if it was built. Safe concurrently."""
+    ensure_daemon()
+    if not force and image_inspect(recipe.tag) is not None:
+        return False
+    with _lock(recipe, log):
+        if not force and image_inspect(recipe.tag) is not None:
+            return False  # another process built it while we waited
+        start = time.monotonic()
+        token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        workdir = cache_dir() / "build" / f"{recipe.name}-{recipe.digest[:12]}-{token}"
+        logfile = cache_dir() / "logs" / f"{recipe.name}-{recipe.digest[:12]}.log"
+        logfile.parent.mkdir(parents=True, exist_ok=True)
+        tmp_tag = f"{TMP_REPOSITORY}/{recipe.name}:{recipe.digest[:16]}-{token}"
+        holder = f"wheel-harness-build-{recipe.name}-{token}"
+        try:
+            workdir.mkdir(parents=True)
+            if log:
+                log(f"{recipe.name}: building (log: {logfile})")
+            _run_script(recipe, workdir, logfile, log)
+            rootfs = workdir / "rootfs.tar"
+            if not rootfs.is_file():
+                raise InfraError(f"recipe {recipe.name}: build.sh wrote no rootfs.tar")
+            if log:
+                log(f"{recipe.name}: importing the rootfs")
+            home = f"/home/{recipe.user}"
+            changes = [
+                f"USER {recipe.user}",
+                f"WORKDIR {home}",
+                "ENV LANG=C.UTF-8",
+                f"ENV HOME={home}",
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                f'CMD ["{recipe.interpreter}"]',
+                f"LABEL {L_RECIPE}={recipe.name} {L_HASH}={recipe.digest}",
+            ]
+            args: list[str] = ["import", "--platform", recipe.platform]
+            for change in changes:
+                args += ["--change", change]
+            docker([*args, str(rootfs), tmp_tag], timeout=1800)
+            shutil.rmtree(workdir, ignore_errors=True)
+            if log:
+                log(f"{recipe.name}: probing the image")
+            probe = run_probe(
+                tmp_tag, interpreter=recipe.interpreter, platform=recipe.platform, user=recipe.user
+            )
+            got = ".".join(probe.python_version.split(".")[:2])
+            if got != recipe.python:
+                raise InfraError(
+                    f"recipe {recipe.name}: image has Python {probe.python_version}, "
+                    f"recipe.toml says {recipe.python}"
+                )
+            elapsed = time.monotonic() - start
+            docker(["create", "--name", holder, tmp_tag], timeout=300)
+            docker(
+                [
+                    "commit",
+                    "--change", f"LABEL {L_PROBE}={encode_probe(probe)}",
+                    "--change", f"LABEL {L_BUILD_S}={elapsed:.0f}",
+                    holder,
+                    recipe.tag,
+                ],
+                timeout=600,
+            )  # fmt: skip
+            if log:
+                log(f"{recipe.name}: built {recipe.tag} in {elapsed:.0f}s")
+            return True
+        finally:
+            docker(["rm", "-f", holder], check=False, timeout=120)
+            docker(["rmi", "--force", tmp_tag], check=False, timeout=120)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageRow:
+    ref: str  # repository:tag, or image id for untagged leftovers
+    recipe: str
+    digest: str
+    size: int
+    current: bool
+
+
+def harness_images() -> list[ImageRow]:
+    """Every image the harness made (final and temporary), from its labels."""
+    ensure_daemon()
+    done = docker(
+        ["image", "ls", "--all", "--filter", f"label={L_RECIPE}", "--format", "{{json .}}"],
+        timeout=120,
+    )
+    current = {(r.name, r.digest) for r in all_recipes()}
+    rows: list[ImageRow] = []
+    for line in done.stdout.splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        repo, tag, image_id = item.get("Repository"), item.get("Tag"), item.get("ID")
+        ref = f"{repo}:{tag}" if repo and repo != "<none>" else str(image_id)
+        info = image_inspect(ref)
+        if info is None:
+            continue
+        labels = image_labels(info)
+        recipe = labels.get(L_RECIPE, "")
+        digest = labels.get(L_HASH, "")
+        size = info.get("Size")
+        is_final = isinstance(repo, str) and repo.startswith(f"{REPOSITORY}/")
+        rows.append(
+            ImageRow(
+                ref=ref,
+                recipe=recipe,
+                digest=digest,
+                size=size if isinstance(size, int) else 0,
+                current=is_final and (recipe, digest) in current,
+            )
+        )
+    return rows
+
+
+def prune(*, dry_run: bool = False) -> list[ImageRow]:
+    """Remove images of recipes (or recipe versions) no longer in the tree, and leftovers."""
+    stale = [row for row in harness_images() if not row.current]
+    if not dry_run:
+        leftovers = docker(
+            ["ps", "--all", "--quiet", "--filter", "name=wheel-harness-build-"],
+            check=False,
+            timeout=60,
+        ).stdout.split()
+        if leftovers:
+            docker(["rm", "-f", *leftovers], check=False, timeout=120)
+        for row in stale:
+            docker(["rmi", "--force", row.ref], check=False, timeout=300)
+        shutil.rmtree(cache_dir() / "build", ignore_errors=True)
+    return stale
+
+
+def find(name: str) -> Recipe:
+    try:
+        return load_recipe(name)
+    except InputError as exc:
+        raise UsageError(str(exc)) from exc
