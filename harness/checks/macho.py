@@ -83,7 +83,9 @@ def _check_minos(path: str, info: MachOInfo, macos: list[Platform]) -> Iterator[
                 s.arch == "arm64e" and "arm64" in required_arches(p)
             ):
                 v = p.version or (0, 0)
-                if s.arch.startswith("arm64"):
+                if s.arch.startswith("arm64") and len(required_arches(p)) > 1:
+                    # universal2's version names the x86_64 slice; pip never installs
+                    # it on arm64 below macOS 11, so that slice is held to 11.0.
                     v = max(v, (11, 0))
                 if allowed is None or v < allowed:
                     allowed = v
