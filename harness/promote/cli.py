@@ -97,11 +97,12 @@ class _Output:
         self.done = 0
 
     def err(self, line: str) -> None:
-        console.info(self.redact(line))
+        # soft_wrap: long file names and paths stay on one line (greppable in CI logs)
+        console.err().print(self.redact(line), markup=False, highlight=False, soft_wrap=True)
 
     def out(self, line: str) -> None:
         if self.fmt == "text":
-            console.out().print(self.redact(line), markup=False, highlight=False)
+            console.out().print(self.redact(line), markup=False, highlight=False, soft_wrap=True)
 
     def progress(self, step: Step) -> None:
         self.done += 1

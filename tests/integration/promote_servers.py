@@ -283,3 +283,50 @@ def harness_env(**extra: str) -> dict[str, str]:
     env.update({"NO_COLOR": "1", "CI": "1", "PYTHONPATH": str(Path(__file__).parents[2])})
     env.update(extra)
     return env
+
+
+def run_promote(
+    report_dir: Path, *args: str, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`python -m harness promote REPORT_DIR ARGS...` as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "promote", str(report_dir), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=report_dir.parent,
+    )
+
+
+def assert_secret_absent(
+    secret: str, cp: subprocess.CompletedProcess[str], report_dir: Path
+) -> None:
+    """The canary must not be in stdout, stderr, or any file of the report dir."""
+    assert secret not in cp.stdout
+    assert secret not in cp.stderr
+    for path in report_dir.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def fresh_venv(tmp: Path) -> Path:
+    """A new venv (pip bootstrapped offline by ensurepip); returns its python."""
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    return venv / "bin" / "python"
+
+
+def pip_install(python: Path, index_url: str, *requirements: str) -> None:
+    """pip install from this index only (loopback), no PyPI, no cache."""
+    cp = subprocess.run(
+        [
+            str(python), "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check",
+            "--index-url", index_url, "--no-deps", *requirements,
+        ],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
+             "PIP_CONFIG_FILE": os.devnull},
+    )  # fmt: skip
+    assert cp.returncode == 0, cp.stdout + cp.stderr
