@@ -1,0 +1,113 @@
+"""The Report value every renderer draws (DESIGN.md: harness-report/1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+REPORT_SCHEMA = "harness-report/1"
+
+
+class RunStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # the environment broke: timeout, OOM, container died, infra
+    SKIPPED = "skipped"  # not run here (static only: macOS/Windows wheel on Linux, ...)
+
+
+class Verdict(StrEnum):
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    FAIL = "fail"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    name: str  # "venv", "install", "pick", "smoke:import", "smoke:profiler", "test-command"
+    status: RunStatus
+    duration_s: float
+    command: str = ""
+    returncode: int | None = None
+    output_tail: str = ""  # last lines of stdout+stderr, secrets redacted
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": str(self.status),
+            "duration_s": round(self.duration_s, 3),
+            "command": self.command,
+            "returncode": self.returncode,
+            "output_tail": self.output_tail,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    env: str
+    python: str  # the env's Python version, "3.11.2" ("" if never probed)
+    platform: str  # env label, e.g. linux-x86_64-glibc2.36
+    wheel_filename: str
+    wheel_sha256: str
+    status: RunStatus
+    duration_s: float
+    steps: tuple[Step, ...] = ()
+    reason: str = ""  # one line: why failed / error / skipped
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "python": self.python,
+            "platform": self.platform,
+            "wheel": {"filename": self.wheel_filename, "sha256": self.wheel_sha256},
+            "status": str(self.status),
+            "duration_s": round(self.duration_s, 3),
+            "reason": self.reason,
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report:
+    harness_version: str
+    created: str  # ISO 8601, UTC
+    config: dict[str, Any]
+    inspect: dict[str, Any]  # the harness-inspect/1 document
+    runs: tuple[Run, ...]
+    envs: tuple[dict[str, Any], ...] = ()  # name, python, platform, picked (coverage)
+    untested: tuple[str, ...] = ()  # wheels no env here exercised
+
+    @property
+    def inspect_errors(self) -> int:
+        return sum(
+            1
+            for w in self.inspect.get("wheels", [])
+            for f in w.get("findings", [])
+            if f.get("severity") == "error"
+        )
+
+    @property
+    def verdict(self) -> Verdict:
+        bad = any(r.status in (RunStatus.FAILED, RunStatus.ERROR) for r in self.runs)
+        return Verdict.FAIL if bad or self.inspect_errors else Verdict.PASS
+
+    def counts(self) -> dict[str, int]:
+        out = {str(s): 0 for s in RunStatus}
+        for r in self.runs:
+            out[str(r.status)] += 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": REPORT_SCHEMA,
+            "harness": {"version": self.harness_version},
+            "created": self.created,
+            "config": self.config,
+            "inspect": self.inspect,
+            "envs": list(self.envs),
+            "untested": list(self.untested),
+            "runs": [r.to_json() for r in self.runs],
+            "counts": self.counts(),
+            "verdict": str(self.verdict),
+        }
