@@ -2,6 +2,7 @@
  * honest for it).  Built by tests/data/make_defects.py, for glibc (gcc) and musl (musl-gcc). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <unistd.h>
 
 static PyObject *
 add(PyObject *self, PyObject *args)
@@ -13,8 +14,17 @@ add(PyObject *self, PyObject *args)
     return PyLong_FromLong(a + b);
 }
 
+static PyObject *
+pid(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromLong((long)getpid()); /* getpid@GLIBC_2.2.5: NEEDED libc */
+}
+
 static PyMethodDef methods[] = {
     {"add", add, METH_VARARGS, "add two integers"},
+    {"pid", pid, METH_NOARGS, "the process id"},
     {NULL, NULL, 0, NULL},
 };
 
