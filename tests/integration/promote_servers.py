@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import shutil
 import socket
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +66,7 @@ def _wait_http(proc: subprocess.Popen[bytes], port: int, path: str, log: Path) -
 
 @contextlib.contextmanager
 def _process(argv: list[str], port: int, ready_path: str, log: Path) -> Iterator[None]:
+    log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as fh:
         proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT)
         try:
@@ -145,7 +148,21 @@ def motoserver(tmp: Path, *, secret: str = "moto-secret-key") -> Iterator[MotoSe
     }
     with _process(argv, port, "/moto-api/", tmp / "moto.log"):
         server = MotoServer(endpoint=f"http://127.0.0.1:{port}", bucket="wheels", env=env)
-        server.client().create_bucket(Bucket=server.bucket)  # type: ignore[attr-defined]
+        client: Any = server.client()
+        client.create_bucket(Bucket=server.bucket)
+        # As an operator would: anyone may read the mirror (pip sends no credentials).
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{server.bucket}/*",
+                }
+            ],
+        }
+        client.put_bucket_policy(Bucket=server.bucket, Policy=json.dumps(policy))
         yield server
 
 
@@ -220,6 +237,9 @@ class _Handler(socketserver.StreamRequestHandler):
         hmap = {k.lower(): v for k, v in headers}
         length = int(hmap.get("content-length", "0"))
         decision = self.proxy.decide(method, path)
+        if hmap.get("expect", "").lower() == "100-continue" and decision != "500":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.wfile.flush()
         if decision == "drop-mid":
             self.rfile.read(length // 2)
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -235,7 +255,8 @@ class _Handler(socketserver.StreamRequestHandler):
             return True
         upstream = http.client.HTTPConnection("127.0.0.1", self.proxy.upstream_port, timeout=60)
         try:
-            send = {k: v for k, v in headers if k.lower() not in ("connection", "keep-alive")}
+            hop = ("connection", "keep-alive", "expect")
+            send = {k: v for k, v in headers if k.lower() not in hop}
             upstream.request(method, path, body=body, headers=send)
             resp = upstream.getresponse()
             data = resp.read()
