@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "harness.inspect",
     "envs": "harness.envs.cli",
     "coverage": "harness.coverage",
+    "verify": "harness.verify",
     "promote": "harness.promote.cli",
 }
 

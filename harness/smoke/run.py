@@ -1,0 +1,105 @@
+"""Smoke-suite runner, executed INSIDE an environment by the env's own Python (3.9+).
+
+Stdlib only. Usage:
+    python run.py import MODULE...            import every module
+    python run.py profiler --adapter NAME     the profiler suite (adapters: yappi, cprofile)
+
+Prints one line per check ("ok NAME 0.012s" / "FAIL NAME: reason") and, last, one line
+"HARNESS-RESULT {json}" that the harness parses. Exit 0 iff every check passed.
+"""
+
+import json
+import os
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def _emit(results):
+    failed = [r for r in results if not r["ok"]]
+    doc = {"checks": results, "passed": len(results) - len(failed), "failed": len(failed)}
+    print("HARNESS-RESULT " + json.dumps(doc), flush=True)
+    return 1 if failed else 0
+
+
+def run_checks(checks):
+    """checks: list of (name, callable). Each runs once; exceptions become failures."""
+    results = []
+    for name, fn in checks:
+        t0 = time.perf_counter()
+        try:
+            detail = fn()
+            ok, why = True, ""
+        except Exception as exc:  # any failure of the subject is a result, not a crash
+            detail = None
+            ok = False
+            why = "%s: %s" % (type(exc).__name__, exc)
+            tb = traceback.format_exc().strip().splitlines()
+            print("\n".join(tb[-12:]), file=sys.stderr)
+        dt = time.perf_counter() - t0
+        results.append(
+            {
+                "name": name,
+                "ok": ok,
+                "duration_s": round(dt, 4),
+                "error": why,
+                "detail": detail if isinstance(detail, (dict, list, str)) else None,
+            }
+        )
+        if ok and isinstance(detail, str) and detail.startswith("skipped"):
+            print("skip %-28s %s" % (name, detail[len("skipped: ") :]), flush=True)
+        elif ok:
+            print("ok   %-28s %.3fs" % (name, dt), flush=True)
+        else:
+            print("FAIL %-28s %s" % (name, why), flush=True)
+    return results
+
+
+def suite_import(modules):
+    import importlib
+
+    def make(mod):
+        def check():
+            m = importlib.import_module(mod)
+            return {"file": getattr(m, "__file__", None)}
+
+        return check
+
+    if not modules:
+        print("FAIL import: no modules given", flush=True)
+        return _emit(
+            [
+                {
+                    "name": "import",
+                    "ok": False,
+                    "duration_s": 0,
+                    "error": "no modules to import",
+                    "detail": None,
+                }
+            ]
+        )
+    return _emit(run_checks([("import " + m, make(m)) for m in modules]))
+
+
+def main(argv):
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    suite, rest = argv[0], argv[1:]
+    if suite == "import":
+        return suite_import(rest)
+    if suite == "profiler":
+        import profiler_suite
+
+        adapter = "cprofile"
+        if "--adapter" in rest:
+            adapter = rest[rest.index("--adapter") + 1]
+        return _emit(run_checks(profiler_suite.checks(adapter)))
+    print("unknown suite %r" % suite, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
