@@ -104,7 +104,7 @@ def load_recipe(name: str, *, base: Path | None = None, origin: EnvSpec | None =
     path = root / name
     where = f"{origin.source}: env.{origin.name}.recipe" if origin and origin.source else name
     if not NAME_RE.match(name) or not (path / "recipe.toml").is_file():
-        known = ", ".join(r.name for r in all_recipes(root)) or "none"
+        known = ", ".join(_recipe_names(root)) or "none"
         raise InputError(f"{where}: no recipe {name!r} in {root} (known: {known})")
     meta = path / "recipe.toml"
     try:
@@ -140,15 +140,19 @@ def load_recipe(name: str, *, base: Path | None = None, origin: EnvSpec | None =
     )
 
 
-def all_recipes(base: Path | None = None) -> list[Recipe]:
-    root = base if base is not None else containers_dir()
+def _recipe_names(root: Path) -> list[str]:
     if not root.is_dir():
         return []
     return [
-        load_recipe(p.name, base=root)
+        p.name
         for p in sorted(root.iterdir())
         if p.is_dir() and p.name != LIB_DIR and (p / "recipe.toml").is_file()
     ]
+
+
+def all_recipes(base: Path | None = None) -> list[Recipe]:
+    root = base if base is not None else containers_dir()
+    return [load_recipe(name, base=root) for name in _recipe_names(root)]
 
 
 def encode_probe(probe: Probe) -> str:

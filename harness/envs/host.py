@@ -9,6 +9,8 @@ its grandchildren); the network is not cut here.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +24,7 @@ from pathlib import Path
 from harness import proc
 from harness.envs.base import EnvKind, EnvSpec, ExecResult, Limits, Mount, Probe, ProgressLog
 from harness.envs.docker import PROBE_SOURCE, _check_python
+from harness.envs.paths import cache_dir
 from harness.errors import InfraError
 
 LEAKY_VARS = (
@@ -133,22 +136,34 @@ class HostEnvironment:
         return self._probe
 
     def _run_probe(self, python: str) -> Probe:
+        """Probe a fresh venv of the interpreter: that is what a run uses (its pip, from
+        ensurepip, may rank tags differently from a newer pip installed in the base).
+        Cached by the interpreter's path, size and mtime."""
+        real = Path(python).resolve()
+        st = real.stat()
+        key = hashlib.sha256(f"{real}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
+        cache = cache_dir() / "probes" / f"host-{key[:24]}.json"
+        if cache.is_file():
+            try:
+                return Probe.from_json(json.loads(cache.read_text("utf-8")))
+            except ValueError:
+                pass
         source = PROBE_SOURCE.read_text("utf-8")
-        done = proc.run([python, "-c", source], env=clean_environ(), check=False, timeout=120)
-        if done.returncode != 0:
-            # No pip (nor packaging) in that interpreter: probe a fresh venv of it, which is
-            # what a run uses anyway (venv bootstraps pip offline through ensurepip).
-            with tempfile.TemporaryDirectory(prefix="wheel-harness-probe-") as tmp:
-                proc.run([python, "-m", "venv", tmp], env=clean_environ(), timeout=300)
-                bindir = "Scripts" if os.name == "nt" else "bin"
-                venv_python = str(Path(tmp) / bindir / "python")
-                done = proc.run([venv_python, "-c", source], env=clean_environ(), timeout=120)
+        with tempfile.TemporaryDirectory(prefix="wheel-harness-probe-") as tmp:
+            proc.run([python, "-m", "venv", tmp], env=clean_environ(), timeout=300)
+            bindir = "Scripts" if os.name == "nt" else "bin"
+            venv_python = str(Path(tmp) / bindir / "python")
+            done = proc.run([venv_python, "-c", source], env=clean_environ(), timeout=120)
         try:
             probe = Probe.from_json(json.loads(done.stdout.strip().splitlines()[-1]))
         except (ValueError, IndexError) as exc:
             raise InfraError(f"probe of {python} printed no usable JSON: {exc}") from exc
-        # Report the base interpreter, not a probe venv's.
-        return Probe(**{**probe.__dict__, "executable": python})
+        probe = dataclasses.replace(probe, executable=python)  # the base, not the venv
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp_file = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp_file.write_text(json.dumps(probe.to_json()), "utf-8")
+        tmp_file.replace(cache)
+        return probe
 
     @contextmanager
     def session(

@@ -1,0 +1,107 @@
+"""Environment layer without a daemon: recipes, hashes, probe labels, the no-daemon error."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness import images
+from harness.__main__ import main
+from harness.envs import environment
+from harness.envs.base import EnvKind, EnvSpec, Probe
+from harness.errors import ExitCode, InputError
+
+REPO = Path(__file__).resolve().parents[2]
+CONTAINERS = REPO / "containers"
+
+PROBE = Probe(
+    python_version="3.11.2",
+    implementation="cpython",
+    executable="/usr/bin/python3",
+    libc="glibc",
+    libc_version="2.36",
+    machine="i686",
+    pip_version="23.0.1",
+    tags=("cp311-cp311-manylinux_2_36_i686", "py3-none-any"),
+)
+
+
+def test_shipped_recipes_are_valid() -> None:
+    recipes = {r.name: r for r in images.all_recipes(CONTAINERS)}
+    assert {
+        "debian-bullseye-amd64",
+        "debian-bookworm-amd64",
+        "debian-trixie-amd64",
+        "debian-bookworm-i386",
+        "debian-bookworm-arm64",
+        "musl-cpython3.13-amd64",
+    } <= set(recipes)
+    assert recipes["debian-bookworm-arm64"].platform == "linux/arm64"
+    assert recipes["debian-bookworm-i386"].platform == "linux/386"
+    for recipe in recipes.values():
+        assert recipe.user != "root"
+        assert recipe.tag == f"wheel-harness/{recipe.name}:{recipe.digest[:16]}"
+
+
+def test_recipe_hash_changes_with_recipe_and_lib(tmp_path: Path) -> None:
+    tree = tmp_path / "containers"
+    shutil.copytree(CONTAINERS, tree)
+    before = {r.name: r.digest for r in images.all_recipes(tree)}
+    assert before == {r.name: r.digest for r in images.all_recipes(CONTAINERS)}
+    (tree / "debian-bookworm-amd64" / "build.sh").write_text("#!/bin/sh\n# changed\n")
+    after = {r.name: r.digest for r in images.all_recipes(tree)}
+    assert after["debian-bookworm-amd64"] != before["debian-bookworm-amd64"]
+    assert after["debian-trixie-amd64"] == before["debian-trixie-amd64"]
+    with (tree / "_lib" / "debian.sh").open("a") as handle:
+        handle.write("# shared change\n")
+    changed = {r.name: r.digest for r in images.all_recipes(tree)}
+    assert all(changed[name] != after[name] for name in changed)
+
+
+def test_bad_recipe_toml(tmp_path: Path) -> None:
+    recipe = tmp_path / "x"
+    recipe.mkdir()
+    (recipe / "build.sh").write_text("true\n")
+    (recipe / "recipe.toml").write_text(
+        'description = "d"\nplatform = "linux/amd64"\npython = "3.11"\n'
+        'interpreter = "python3"\nuser = "root"\n'
+    )
+    with pytest.raises(InputError, match=r"recipe.toml: user: must be a non-root"):
+        images.load_recipe("x", base=tmp_path)
+    (recipe / "recipe.toml").write_text('colour = "red"\n')
+    with pytest.raises(InputError, match=r"recipe.toml: colour: unknown key"):
+        images.load_recipe("x", base=tmp_path)
+    with pytest.raises(InputError, match=r"no recipe 'nope'.*known: x"):
+        images.load_recipe("nope", base=tmp_path)
+
+
+def test_probe_label_round_trip() -> None:
+    text = images.encode_probe(PROBE)
+    assert text.startswith("zb64:")
+    assert "\n" not in text
+    assert " " not in text
+    assert images.decode_probe(text) == PROBE
+    assert PROBE.platform == "linux-i686-glibc2.36"
+    assert PROBE.python_short == "3.11"
+
+
+def test_no_daemon_is_one_line_exit_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/wheel-harness-test.sock")
+    code = main(["envs", "list", "--matrix", str(REPO / "matrices" / "linux.toml")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == ExitCode.INFRA
+    assert len(err) == 1
+    assert "DOCKER_HOST" in err[0] or "docker" in err[0]
+    assert "Traceback" not in err[0]
+
+
+def test_host_env_is_the_running_interpreter() -> None:
+    env = environment(EnvSpec(name="host", kind=EnvKind.HOST))
+    assert env.is_ready()
+    assert env.image is None
+    missing = environment(EnvSpec(name="h", kind=EnvKind.HOST, interpreter="/nonexistent/python9"))
+    assert not missing.is_ready()
