@@ -169,12 +169,28 @@ class Engine:
                     self.progress(step)
                     continue
                 self._upload(dest, step)
-            for key, digest in dest.finish([s.item for s in steps]):
+            for key, digest in self._finish(dest, [s.item for s in steps]):
                 promotion.indexes.append((dest.target.label, key))
                 if self.journal is not None:
                     self.journal.record_index(
                         IndexEntry(target=dest.target.label, key=key, sha256=digest, at=now())
                     )
+
+    def _finish(self, dest: Destination, items: Sequence[Item]) -> list[tuple[str, str]]:
+        """Publish (S3 index pages); idempotent, so simply retried as a whole."""
+        for attempt in range(self.retries + 1):
+            try:
+                return dest.finish(items)
+            except TransientError as exc:
+                if attempt == self.retries:
+                    raise InfraError(
+                        self.redact(
+                            f"{dest.target.label}: writing the index: {exc}; every file is "
+                            "uploaded, run the same command again to publish the index"
+                        )
+                    ) from None
+                self.sleep(self.backoff_s * 2**attempt)
+        raise AssertionError("unreachable")
 
     def _upload(self, dest: Destination, step: Step) -> None:
         started = time.monotonic()

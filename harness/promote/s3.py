@@ -106,7 +106,9 @@ class S3Mirror:
         self._redact = redact
         if client is None:
             config = Config(
-                retries={"max_attempts": 3, "mode": "standard"},
+                # No hidden retries: a PUT whose answer was lost must not be sent again
+                # blindly; the engine retries after asking (HEAD) whether it landed.
+                retries={"total_max_attempts": 1, "mode": "standard"},
                 connect_timeout=10,
                 read_timeout=120,
                 # S3-compatible stores differ on the newer default checksums; we send

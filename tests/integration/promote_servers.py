@@ -193,10 +193,12 @@ class FaultProxy:
         with self._lock:
             key = (method, path)
             self._seen[key] = self._seen.get(key, 0) + 1
-            decision = self.rule(method, path, self._seen[key])
+            nth = self._seen[key]
+        decision = self.rule(method, path, nth)  # may block (the Ctrl-C test holds it)
+        with self._lock:
             if decision != "pass":
                 self.faults.append((method, path, decision))
-            return decision
+        return decision
 
     def record(self, method: str, path: str, status: int) -> None:
         with self._lock:
