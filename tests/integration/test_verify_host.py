@@ -1,0 +1,162 @@
+"""`harness verify` in host mode (the embedded default: no Docker), on real yappi wheels.
+
+Real pip, real venvs, real smoke suites; the index for --release is a real HTTP server on
+loopback serving a PEP 503 page.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import http.server
+import json
+import shutil
+import sys
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.__main__ import main
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+PY = f"cp{sys.version_info.major}{sys.version_info.minor}"
+YAPPI = sorted((DATA / "real").glob("yappi-1.7.6-*.whl"))
+HOST_WHEEL = next(p for p in YAPPI if f"-{PY}-" in p.name and "manylinux" in p.name and "x86_64" in p.name)
+
+
+def rewrite_wheel(src: Path, dest: Path, replace: dict[str, bytes]) -> Path:
+    """A copy of ``src`` with members replaced and a correct RECORD (a well-formed wheel)."""
+    with zipfile.ZipFile(src) as zin:
+        items = {i.filename: zin.read(i) for i in zin.infolist()}
+    items.update(replace)
+    record = next(n for n in items if n.endswith(".dist-info/RECORD"))
+    lines = []
+    for name, data in items.items():
+        if name == record:
+            continue
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{name},sha256={digest},{len(data)}")
+    lines.append(f"{record},,")
+    items[record] = ("\n".join(lines) + "\n").encode()
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, data in items.items():
+            zout.writestr(name, data)
+    return dest
+
+
+def test_real_release_passes_on_host(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reports = tmp_path / "reports"
+    rc = main(["verify", *map(str, YAPPI), "--report-dir", str(reports)])
+    out = capsys.readouterr()
+    assert rc == 0, out.err[-2000:]
+    doc = json.loads((reports / "report.json").read_text())
+    assert doc["schema"] == "harness-report/1"
+    assert doc["verdict"] == "pass"
+    ran = [r for r in doc["runs"] if r["status"] != "skipped"]
+    assert len(ran) == 1
+    run = ran[0]
+    assert run["env"] == "host"
+    assert run["wheel"]["filename"] == HOST_WHEEL.name
+    assert run["status"] == "passed"
+    steps = {s["name"]: s for s in run["steps"]}
+    assert steps["pick"]["detail"]["picked"] == HOST_WHEEL.name
+    profiler = steps["smoke:profiler"]["detail"]["checks"]
+    assert {c["name"] for c in profiler} >= {"threads before start", "forked child", "asyncio tasks"}
+    assert all(c["ok"] for c in profiler)
+    imported = {c["name"] for c in steps["smoke:import"]["detail"]["checks"]}
+    assert imported == {"import _yappi", "import yappi"}
+    # every other wheel is reported, as static only, with its reason
+    skipped = {r["wheel"]["filename"]: r["reason"] for r in doc["runs"] if r["status"] == "skipped"}
+    assert len(skipped) == len(YAPPI) - 1
+    mac = next(n for n in skipped if "macosx" in n)
+    assert "macOS" in skipped[mac]
+    for name in ("junit.xml", "summary.md", "report.html"):
+        assert (reports / name).is_file()
+    assert "verdict: PASS" in out.out
+
+
+def test_import_failure_fails_the_cell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    rewrite_wheel(
+        HOST_WHEEL, dist / HOST_WHEEL.name, {"yappi.py": b"raise ImportError('boom from test')\n"}
+    )
+    reports = tmp_path / "reports"
+    rc = main(["verify", str(dist), "--report-dir", str(reports)])
+    assert rc == 1
+    doc = json.loads((reports / "report.json").read_text())
+    assert doc["verdict"] == "fail"
+    assert doc["inspect"]["wheels"][0]["findings"] == []  # statically fine: only a run shows it
+    (run,) = doc["runs"]
+    assert run["status"] == "failed"
+    assert "boom from test" in run["reason"]
+    assert "verdict: FAIL" in capsys.readouterr().out
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def simple_index(tmp_path: Path) -> Iterator[str]:
+    root = tmp_path / "index"
+    pkg = root / "simple" / "yappi"
+    pkg.mkdir(parents=True)
+    links = []
+    for w in [HOST_WHEEL, *[p for p in YAPPI if "macosx" in p.name][:2]]:
+        shutil.copy(w, pkg / w.name)
+        sha = hashlib.sha256(w.read_bytes()).hexdigest()
+        links.append(f'<a href="{w.name}#sha256={sha}">{w.name}</a>')
+    (pkg / "index.html").write_text("<html><body>" + "\n".join(links) + "</body></html>")
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_release_from_an_index(
+    tmp_path: Path, simple_index: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    reports = tmp_path / "reports"
+    rc = main(
+        ["verify", "--release", "yappi==1.7.6", "--index-url", simple_index,
+         "--report-dir", str(reports)]
+    )
+    assert rc == 0
+    doc = json.loads((reports / "report.json").read_text())
+    assert len(doc["inspect"]["wheels"]) == 3
+    assert [r["status"] for r in doc["runs"]].count("passed") == 1
+
+
+def test_release_missing_version_is_usage_error(
+    tmp_path: Path, simple_index: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    rc = main(["verify", "--release", "yappi==0.0.1", "--index-url", simple_index,
+               "--report-dir", str(tmp_path / "r")])
+    assert rc == 2
+    assert "no wheels of this release" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_unreachable_index_is_infra_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["verify", "--release", "yappi==1.7.6", "--index-url", "http://127.0.0.1:9/simple/",
+               "--report-dir", str(tmp_path / "r")])
+    assert rc == 3
+    err = capsys.readouterr().err
+    assert "unreachable" in err
+    assert "Traceback" not in err

@@ -1,0 +1,89 @@
+"""verify's pure parts: config validation, module discovery, static-only reasons, redaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import config
+from harness.errors import InputError, UsageError
+from harness.release import parse_spec
+from harness.verify import _parse_result, _top_level_modules, redact, static_only_reason
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    p = tmp_path / "pyproject.toml"
+    p.write_text(body)
+    return p
+
+
+def test_config_defaults_without_table(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, "[project]\nname='x'\n"))
+    assert cfg.suites_for("yappi") == ("import", "profiler")
+    assert cfg.suites_for("other") == ("import",)
+    assert cfg.adapter_for("yappi") == "yappi"
+
+
+def test_config_full_table(tmp_path: Path) -> None:
+    cfg = config.load(
+        write(
+            tmp_path,
+            '[tool.harness]\nsuites=["import","test-command"]\nimport=["a","b"]\n'
+            'profiler-adapter="cprofile"\ntest-command="pytest {project}"\ntimeout=30\njobs=3\n',
+        )
+    )
+    assert cfg.suites_for("anything") == ("import", "test-command")
+    assert cfg.import_modules == ("a", "b")
+    assert (cfg.timeout_s, cfg.jobs, cfg.profiler_adapter) == (30, 3, "cprofile")
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("[tool.harness]\nsuitez=[]\n", "unknown key(s) suitez"),
+        ("[tool.harness]\nsuites=['smoke']\n", "unknown suite(s) smoke"),
+        ("[tool.harness]\nsuites='import'\n", "suites must be a list of strings"),
+        ("[tool.harness]\nprofiler-adapter='perf'\n", "profiler-adapter must be one of"),
+        ("[tool.harness]\ntimeout=0\n", "timeout must be a positive integer"),
+        ("[tool.harness]\njobs=true\n", "jobs must be a positive integer"),
+        ("[tool.harness\n", "not valid TOML"),
+    ],
+)
+def test_config_errors_name_file_and_key(tmp_path: Path, body: str, needle: str) -> None:
+    path = write(tmp_path, body)
+    with pytest.raises(InputError) as exc:
+        config.load(path)
+    assert needle in str(exc.value)
+    assert str(path) in str(exc.value)
+    assert exc.value.exit_code == 2
+
+
+def test_top_level_modules_of_real_wheel() -> None:
+    wheel = next((DATA / "real").glob("yappi-1.7.6-cp311-*manylinux*x86_64.whl"))
+    assert _top_level_modules(wheel) == ["_yappi", "yappi"]
+
+
+def test_static_only_reasons() -> None:
+    assert "macOS" in static_only_reason("yappi-1.7.6-cp311-cp311-macosx_11_0_arm64.whl")
+    assert "Windows" in static_only_reason("yappi-1.7.6-cp311-cp311-win_amd64.whl")
+    assert "no environment" in static_only_reason("x-1-cp311-cp311-manylinux_2_17_s390x.whl")
+
+
+def test_redact_hides_secret_env_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWINE_PASSWORD", "canary-s3cr3t-value")
+    assert "canary" not in redact("login with canary-s3cr3t-value failed")
+
+
+def test_parse_result_takes_last_marker() -> None:
+    out = 'noise\nHARNESS-RESULT {"failed": 1}\nHARNESS-RESULT {"failed": 0, "checks": []}\n'
+    assert _parse_result(out) == {"failed": 0, "checks": []}
+    assert _parse_result("HARNESS-RESULT {broken") is None
+
+
+@pytest.mark.parametrize("spec", ["yappi", "yappi==", "==1.0", "yappi==not a version"])
+def test_release_spec_errors(spec: str) -> None:
+    with pytest.raises(UsageError):
+        parse_spec(spec)
