@@ -413,7 +413,7 @@ def verify(
     for filename in cov.untested:
         runs.append(
             Run(
-                env="-",
+                env="static",
                 python="",
                 platform="",
                 wheel_filename=filename,
