@@ -23,9 +23,11 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
-import promote_support  # shared with the unit tests
+from tests.unit import promote_support  # noqa: E402 (shared with the unit tests)
 
 __all__ = ["FaultProxy", "MotoServer", "PypiServer", "promote_support"]
 
