@@ -27,7 +27,9 @@ pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parents[1] / "data"
 PY = f"cp{sys.version_info.major}{sys.version_info.minor}"
 YAPPI = sorted((DATA / "real").glob("yappi-1.7.6-*.whl"))
-HOST_WHEEL = next(p for p in YAPPI if f"-{PY}-" in p.name and "manylinux" in p.name and "x86_64" in p.name)
+HOST_WHEEL = next(
+    p for p in YAPPI if f"-{PY}-" in p.name and "manylinux" in p.name and "x86_64" in p.name
+)
 
 
 def rewrite_wheel(src: Path, dest: Path, replace: dict[str, bytes]) -> Path:
@@ -67,7 +69,11 @@ def test_real_release_passes_on_host(tmp_path: Path, capsys: pytest.CaptureFixtu
     steps = {s["name"]: s for s in run["steps"]}
     assert steps["pick"]["detail"]["picked"] == HOST_WHEEL.name
     profiler = steps["smoke:profiler"]["detail"]["checks"]
-    assert {c["name"] for c in profiler} >= {"threads before start", "forked child", "asyncio tasks"}
+    assert {c["name"] for c in profiler} >= {
+        "threads before start",
+        "forked child",
+        "asyncio tasks",
+    }
     assert all(c["ok"] for c in profiler)
     imported = {c["name"] for c in steps["smoke:import"]["detail"]["checks"]}
     assert imported == {"import _yappi", "import yappi"}
@@ -100,7 +106,7 @@ def test_import_failure_fails_the_cell(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -132,8 +138,15 @@ def test_release_from_an_index(
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     reports = tmp_path / "reports"
     rc = main(
-        ["verify", "--release", "yappi==1.7.6", "--index-url", simple_index,
-         "--report-dir", str(reports)]
+        [
+            "verify",
+            "--release",
+            "yappi==1.7.6",
+            "--index-url",
+            simple_index,
+            "--report-dir",
+            str(reports),
+        ]
     )
     assert rc == 0
     doc = json.loads((reports / "report.json").read_text())
@@ -142,20 +155,42 @@ def test_release_from_an_index(
 
 
 def test_release_missing_version_is_usage_error(
-    tmp_path: Path, simple_index: str, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    simple_index: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
-    rc = main(["verify", "--release", "yappi==0.0.1", "--index-url", simple_index,
-               "--report-dir", str(tmp_path / "r")])
+    rc = main(
+        [
+            "verify",
+            "--release",
+            "yappi==0.0.1",
+            "--index-url",
+            simple_index,
+            "--report-dir",
+            str(tmp_path / "r"),
+        ]
+    )
     assert rc == 2
     assert "no wheels of this release" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
-def test_unreachable_index_is_infra_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["verify", "--release", "yappi==1.7.6", "--index-url", "http://127.0.0.1:9/simple/",
-               "--report-dir", str(tmp_path / "r")])
+def test_unreachable_index_is_infra_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(
+        [
+            "verify",
+            "--release",
+            "yappi==1.7.6",
+            "--index-url",
+            "http://127.0.0.1:9/simple/",
+            "--report-dir",
+            str(tmp_path / "r"),
+        ]
+    )
     assert rc == 3
     err = capsys.readouterr().err
     assert "unreachable" in err

@@ -1,0 +1,92 @@
+"""`harness verify` in real containers (the `linux` matrix images, built offline here).
+
+The proof a static check cannot give: an extension that needs GLIBC_2.34 but is tagged
+manylinux_2_17 installs in Debian bullseye (glibc 2.31) and fails at import there, while
+the same code passes in trixie (glibc 2.41). And real yappi wheels pass every Linux env
+with the import and profiler suites.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness import config, matrix
+from harness.envs import Environment
+from harness.verify import verify
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+DEFECTS = DATA / "defects"
+
+
+def specs(envs: dict[str, Environment], *names: str) -> list[matrix.EnvSpec]:
+    missing = [n for n in names if n not in envs]
+    assert not missing, f"test matrix lacks {missing}"
+    return [envs[n].spec for n in names]
+
+
+def test_glibc234_extension_fails_in_bullseye_passes_in_trixie(
+    docker_envs: dict[str, Environment], tmp_path: Path
+) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    for case in (
+        "manylinux-symbol-too-new-glibc234-cp39",
+        "manylinux-symbol-too-new-glibc234-cp313",
+    ):
+        for whl in (DEFECTS / case).glob("*.whl"):
+            shutil.copy(whl, dist / whl.name)
+    outcome = verify(
+        sorted(dist.glob("*.whl")),
+        specs(docker_envs, "bullseye", "trixie"),
+        config.Config(jobs=2),
+        tmp_path / "reports",
+        matrix_name="linux",
+    )
+    doc = json.loads((tmp_path / "reports" / "report.json").read_text())
+    runs = {r["env"]: r for r in doc["runs"]}
+    assert runs["bullseye"]["wheel"]["filename"].endswith("cp39-cp39-manylinux_2_17_x86_64.whl")
+    assert runs["bullseye"]["status"] == "failed"
+    assert "GLIBC_2.34" in runs["bullseye"]["reason"]
+    install = next(s for s in runs["bullseye"]["steps"] if s["name"] == "install")
+    assert install["status"] == "passed"  # pip believed the tag; only the import tells
+    assert runs["trixie"]["wheel"]["filename"].endswith("cp313-cp313-manylinux_2_17_x86_64.whl")
+    assert runs["trixie"]["status"] == "passed", runs["trixie"]["reason"]
+    # the static check saw it too, so the verdict fails twice over
+    codes = {f["code"] for w in doc["inspect"]["wheels"] for f in w["findings"]}
+    assert "manylinux.symbol-too-new" in codes
+    assert outcome.report.verdict == "fail"
+
+
+def test_yappi_passes_every_linux_env(docker_envs: dict[str, Environment], tmp_path: Path) -> None:
+    wheels = sorted((DATA / "real").glob("yappi-1.7.6-*.whl"))
+    names = [
+        n for n in ("bullseye", "trixie", "i686", "musl", "bookworm", "arm64") if n in docker_envs
+    ]
+    outcome = verify(
+        wheels,
+        specs(docker_envs, *names),
+        config.Config(jobs=2),
+        tmp_path / "reports",
+        matrix_name="test",
+    )
+    doc = json.loads((tmp_path / "reports" / "report.json").read_text())
+    ran = {r["env"]: r for r in doc["runs"] if r["status"] != "skipped"}
+    picks = {e["name"]: e["picked"] for e in doc["envs"]}
+    for env in names:
+        if picks[env] is None:
+            assert env not in ran  # a gap (e.g. yappi ships no i686 wheel) is not a run
+            continue
+        run = ran[env]
+        assert run["status"] == "passed", (env, run["reason"])
+        steps = {s["name"]: s for s in run["steps"]}
+        assert steps["pick"]["detail"]["picked"] == picks[env]
+        assert all(c["ok"] for c in steps["smoke:profiler"]["detail"]["checks"])
+    if picks.get("musl"):
+        assert "musllinux_1_2_x86_64" in picks["musl"]
+    assert outcome.report.verdict == "pass"
