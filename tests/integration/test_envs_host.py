@@ -1,0 +1,54 @@
+"""The host kind (no docker): a fresh venv of this interpreter, and pip agrees with coverage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.__main__ import main
+from harness.envs import Mount, environment
+from harness.envs.base import EnvKind, EnvSpec
+
+pytestmark = pytest.mark.integration
+
+
+def test_host_session_and_coverage_agree_with_pip(
+    yappi_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["coverage", str(yappi_dir), "--format", "json"]) == 0  # default: host
+    cov = json.loads(capsys.readouterr().out)
+    (row,) = cov["envs"]
+    assert row["name"] == "host"
+    assert row["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+    env = environment(EnvSpec(name="host", kind=EnvKind.HOST))
+    probe = env.probe()
+    assert probe.python_version.startswith(row["python"])
+    mount = Mount(source=yappi_dir, target="/wheels")
+    with env.session([mount]) as s:
+        workdir = Path(s.workdir)
+        assert workdir.is_dir()
+        assert s.path(mount) == str(yappi_dir.resolve())
+        venv = workdir / "venv"
+        assert s.exec([s.python, "-m", "venv", str(venv)], timeout=600).ok
+        report = workdir / "report.json"
+        done = s.exec(
+            [
+                str(venv / "bin" / "python"), "-m", "pip", "install", "--dry-run",
+                "--report", str(report), "--no-index", "--find-links", s.path(mount),
+                "--no-deps", "yappi==1.7.6",
+            ],
+            timeout=600,
+        )  # fmt: skip
+        if row["picked"] is None:
+            assert done.returncode != 0
+        else:
+            assert done.ok, done.stderr
+            (item,) = json.loads(report.read_text())["install"]
+            assert item["download_info"]["url"].rsplit("/", 1)[-1] == row["picked"]
+        slow = s.exec([s.python, "-c", "import time; time.sleep(30)"], timeout=2)
+        assert slow.timed_out
+    assert not workdir.exists()
