@@ -182,3 +182,31 @@ def test_wrong_password_fails_without_printing_it(
     assert cp.returncode == 2
     assert "credentials in the URL are not accepted" in cp.stderr
     assert_secret_absent(CANARY, cp, report)
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(
+    tmp_path: Path, index: tuple[PypiServer, FaultProxy]
+) -> None:
+    server, proxy = index
+    dist = tmp_path / "dist"
+    there = promote_support.make_wheel(dist, version="6.0.0")
+    new = promote_support.make_wheel(dist, version="6.0.1")
+    (server.packages / there.name).write_bytes(there.read_bytes())
+    report = tmp_path / "report"
+    promote_support.write_report(report, [there, new])
+    before = sorted(p.name for p in report.iterdir())
+
+    cp = run_promote(report, "--to", proxy.url, "--dry-run", "--format", "json", env=_env(server))
+    assert cp.returncode == 0, cp.stderr
+    doc = json.loads(cp.stdout)
+    assert doc["outcome"] == "planned"
+    assert {f["filename"]: f["action"] for f in doc["files"]} == {
+        there.name: "skip",
+        new.name: "upload",
+    }
+    text = run_promote(report, "--to", proxy.url, "--dry-run", env=_env(server))
+    assert "dry run: nothing uploaded, nothing written" in text.stdout
+    assert _uploads(proxy) == []
+    assert sorted(p.name for p in server.packages.iterdir()) == [there.name]
+    assert sorted(p.name for p in report.iterdir()) == before  # no journal, no lock file
+    assert_secret_absent(CANARY, cp, report)
