@@ -19,7 +19,7 @@ only with the same compilers, so the reference machine is Debian bookworm (gcc 1
 musl 1.2.3, mingw-w64 gcc 12) with CPython 3.9, 3.11 and 3.13 headers (pyenv's, or any
 `python3.X` on PATH).  It needs these Debian packages:
 
-    apt-get install gcc musl-tools gcc-mingw-w64-x86-64 patchelf libffi-dev
+    apt-get install gcc g++ musl-tools gcc-mingw-w64-x86-64 patchelf libffi-dev
 
 and uses only the standard library in Python (zipfile, hashlib, struct); no harness code.
 Tools used to verify the output independently: tests/data/verify_defects.py.
@@ -433,10 +433,11 @@ class Builder:
         self.cache[key] = (work / out).read_bytes()
         return self.cache[key]
 
-    def ext(self, mod: str, ver: str, extra: list[str] | None = None, key: str | None = None, libs: dict[str, bytes] | None = None) -> tuple[str, bytes]:
+    def ext(self, mod: str, ver: str, extra: list[str] | None = None, key: str | None = None, libs: dict[str, bytes] | None = None, cxx: bool = False) -> tuple[str, bytes]:
         inc, suffix = python_include(ver)
         name = mod + suffix
-        data = self.cc(key or f"{mod}-{ver}", "gcc", f"{mod}.c", name, [f"-I{inc}", *(extra or [])], libs)
+        src, compiler = (f"{mod}.cpp", "g++") if cxx else (f"{mod}.c", "gcc")
+        data = self.cc(key or f"{mod}-{ver}", compiler, src, name, [f"-I{inc}", *(extra or [])], libs)
         return name, data
 
     def musl_ext(self, mod: str, ver: str, extra: list[str] | None = None, key: str | None = None, libs: dict[str, bytes] | None = None) -> tuple[str, bytes]:
@@ -815,6 +816,18 @@ def build_all(b: Builder) -> None:
     _, f = compiled_wheel("needs-glibc234", "1.0", "calls close_range(), GLIBC_2.34", fn, {name: so})
     add("manylinux-symbol-too-new-glibc234-manylinux_2_28", fn, ["manylinux.symbol-too-new"],
         f"{name} needs GLIBC_2.34 but the wheel says manylinux_2_28", f)
+
+    name, so = b.ext("cxx_string", "3.11", cxx=True)
+    for plat, bad in (("manylinux_2_17_x86_64", True), ("manylinux_2_28_x86_64", False)):
+        fn = f"cxx_string-1.0-cp311-cp311-{plat}.whl"
+        _, f = compiled_wheel("cxx-string", "1.0", "a C++ extension using std::string", fn, {name: so})
+        if bad:
+            add("manylinux-symbol-too-new-glibcxx", fn, ["manylinux.symbol-too-new"],
+                f"{name} (g++ 12, std::string) needs GLIBCXX_3.4.21 and CXXABI_1.3.9; manylinux_2_17 allows GLIBCXX <= 3.4.19",
+                f)
+        else:
+            add("good-cxx-string-manylinux_2_28", fn, None,
+                f"the same {name} (GLIBCXX_3.4.21, CXXABI_1.3.9, GLIBC_2.14) honestly tagged manylinux_2_28", f)
 
     # ---------------- manylinux.library
     name, so = b.ext("links_ffi", "3.11", ["-lffi"])
