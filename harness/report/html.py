@@ -209,7 +209,8 @@ def _finding_row(finding: dict[str, object]) -> str:
     severity = str(finding.get("severity", ""))
     path = finding.get("path") or ""
     return (
-        f"<tr><td>{_pill(severity)}</td><td><code>{_e(finding.get('code', ''))}</code></td>"
+        f"<tr><td>{_pill('failed' if severity == 'error' else severity, severity)}</td>"
+        f"<td><code>{_e(finding.get('code', ''))}</code></td>"
         f"<td><code>{_e(path)}</code></td>"
         f"<td>{_e(text.one_line(str(finding.get('message', '')), 4000))}</td></tr>"
     )

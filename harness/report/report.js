@@ -1,5 +1,12 @@
 (function () {
   "use strict";
+  // Output tails end with what matters: show the end of each <pre> when it is shown.
+  function toBottom(root) {
+    root.querySelectorAll("details[open] > pre").forEach(function (pre) { pre.scrollTop = pre.scrollHeight; });
+  }
+  document.querySelectorAll("details").forEach(function (d) {
+    d.addEventListener("toggle", function () { if (d.open) { toBottom(d); } });
+  });
   function openRun(id, scroll) {
     var run = document.getElementById(id);
     if (!run || !run.classList.contains("run")) { return; }
@@ -25,7 +32,7 @@
     });
   }
   function fromHash() {
-    if (window.location.hash.length > 1) { openRun(decodeURIComponent(window.location.hash.slice(1)), false); }
+    if (window.location.hash.length > 1) { openRun(decodeURIComponent(window.location.hash.slice(1)), true); }
   }
   window.addEventListener("hashchange", fromHash);
   fromHash();
