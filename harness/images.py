@@ -2,8 +2,8 @@
 
 A recipe is a directory ``containers/<name>/`` with ``recipe.toml`` and ``build.sh``
 (containers/README.md). Its image is ``wheel-harness/<name>:<hash16>``, the hash covering
-every file of the recipe and of ``containers/_lib`` plus :data:`ASSEMBLY`; so a changed
-recipe rebuilds and an unchanged one never does (a warm ``envs build`` is one
+every file of the recipe, the ``containers/_lib`` files it ``uses``, and :data:`ASSEMBLY`;
+so a changed recipe rebuilds and an unchanged one never does (a warm ``envs build`` is one
 ``docker image inspect`` per env).
 
 A build: lock (one builder per recipe; a second waits, then finds the image and returns)
@@ -29,7 +29,7 @@ import time
 import tomllib
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +52,7 @@ ASSEMBLY = "wheel-harness-image/1"
 REPOSITORY = "wheel-harness"
 TMP_REPOSITORY = "wheel-harness-tmp"
 LIB_DIR = "_lib"
-RECIPE_KEYS = frozenset({"description", "platform", "python", "interpreter", "user"})
+RECIPE_KEYS = frozenset({"description", "platform", "python", "interpreter", "user", "uses"})
 PLATFORMS = frozenset(
     {"linux/amd64", "linux/386", "linux/arm64", "linux/arm/v7", "linux/ppc64le", "linux/s390x"}
 )
@@ -84,18 +84,18 @@ class Recipe:
         return self.path / "build.sh"
 
 
-def recipe_digest(recipe_dir: Path) -> str:
-    """sha256 over the recipe's files, containers/_lib's files and ASSEMBLY."""
+def recipe_digest(recipe_dir: Path, uses: Sequence[str] = ()) -> str:
+    """sha256 over the recipe's files, the containers/_lib files it uses, and ASSEMBLY."""
     h = hashlib.sha256(ASSEMBLY.encode())
-    for base in (recipe_dir, recipe_dir.parent / LIB_DIR):
-        if not base.is_dir():
-            continue
-        for path in sorted(p for p in base.rglob("*") if p.is_file()):
-            rel = f"{base.name}/{path.relative_to(base).as_posix()}"
-            mode = "x" if os.access(path, os.X_OK) else "-"
-            data = path.read_bytes()
-            h.update(f"{rel}\0{mode}\0{len(data)}\0".encode())
-            h.update(data)
+    lib = recipe_dir.parent / LIB_DIR
+    files = [(f"{recipe_dir.name}/{p.relative_to(recipe_dir).as_posix()}", p)
+             for p in sorted(recipe_dir.rglob("*")) if p.is_file()]  # fmt: skip
+    files += [(f"{LIB_DIR}/{name}", lib / name) for name in sorted(set(uses))]
+    for rel, path in files:
+        mode = "x" if os.access(path, os.X_OK) else "-"
+        data = path.read_bytes()
+        h.update(f"{rel}\0{mode}\0{len(data)}\0".encode())
+        h.update(data)
     return h.hexdigest()
 
 
@@ -114,8 +114,14 @@ def load_recipe(name: str, *, base: Path | None = None, origin: EnvSpec | None =
     for key in data:
         if key not in RECIPE_KEYS:
             raise InputError(f"{meta}: {key}: unknown key")
+    uses = data.get("uses", [])
+    if not isinstance(uses, list) or not all(isinstance(u, str) for u in uses):
+        raise InputError(f"{meta}: uses: must be a list of file names in containers/{LIB_DIR}")
+    for i, used in enumerate(uses):
+        if "/" in used or used.startswith(".") or not (root / LIB_DIR / used).is_file():
+            raise InputError(f"{meta}: uses[{i}]: no file {used!r} in {root / LIB_DIR}")
     values: dict[str, str] = {}
-    for key in sorted(RECIPE_KEYS):
+    for key in sorted(RECIPE_KEYS - {"uses"}):
         value = data.get(key)
         if not isinstance(value, str) or not value:
             raise InputError(f"{meta}: {key}: missing or not a non-empty string")
@@ -136,7 +142,7 @@ def load_recipe(name: str, *, base: Path | None = None, origin: EnvSpec | None =
         python=values["python"],
         interpreter=values["interpreter"],
         user=values["user"],
-        digest=recipe_digest(path),
+        digest=recipe_digest(path, uses),
     )
 
 

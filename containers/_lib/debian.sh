@@ -20,7 +20,7 @@ fi
 
 echo "mmdebstrap $suite $arch from $mirror"
 mmdebstrap --variant=apt --arch="$arch" \
-    --include=python3,python3-venv,python3-pip \
+    --include=passwd,python3,python3-venv,python3-pip \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \

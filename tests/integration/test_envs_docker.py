@@ -17,6 +17,7 @@ from harness import images, matrix
 from harness.__main__ import main
 from harness.envs import Environment, Limits, Mount
 from harness.envs.docker import docker, image_inspect
+from harness.envs.paths import cache_dir
 from harness.errors import InfraError
 
 pytestmark = pytest.mark.integration
@@ -259,8 +260,7 @@ def test_concurrent_builds_interrupt_and_prune(trixie: Environment, tmp_path: Pa
     shutil.rmtree(tree / "zz-itest")
     tiny_recipe(tree, "zz-itest", str(trixie.image), 'echo "sleeping"\nsleep 120\n')
     slow = images.load_recipe("zz-itest", base=tree)
-    log = Path(os.environ.get("HARNESS_CACHE_DIR") or Path.home() / ".cache" / "wheel-harness")
-    log = log / "logs" / f"zz-itest-{slow.digest[:12]}.log"
+    log = cache_dir() / "logs" / f"zz-itest-{slow.digest[:12]}.log"
     log.unlink(missing_ok=True)
     p = harness_proc(["envs", "build", "zz"], tree, matrices, start_new_session=True)
     deadline = time.monotonic() + 300
