@@ -36,16 +36,16 @@ def interactive() -> bool:
 
 
 def info(message: str) -> None:
-    err().print(message, markup=False)
+    err().print(message, markup=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    err().print(f"warning: {message}", style="yellow", markup=False)
+    err().print(f"warning: {message}", style="yellow", markup=False, soft_wrap=True)
 
 
 def fail(message: str) -> None:
     """The one-line cause printed by __main__ before a non-zero exit."""
-    err().print(f"harness: error: {message}", style="bold red", markup=False)
+    err().print(f"harness: error: {message}", style="bold red", markup=False, soft_wrap=True)
 
 
 def write_stdout(text: str) -> None:
