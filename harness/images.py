@@ -187,7 +187,7 @@ def probe_from_labels(labels: dict[str, str], image: str) -> Probe:
 
 @contextmanager
 def _lock(recipe: Recipe, log: ProgressLog | None) -> Iterator[None]:
-    path = cache_dir() / "locks" / f"{recipe.name}-{recipe.digest[:16]}.lock"
+    path = _lock_path(recipe.name, recipe.digest)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         try:
@@ -338,7 +338,7 @@ def harness_images() -> list[ImageRow]:
     """Every image the harness made (final and temporary), from its labels."""
     ensure_daemon()
     done = docker(
-        ["image", "ls", "--all", "--filter", f"label={L_RECIPE}", "--format", "{{json .}}"],
+        ["image", "ls", "--filter", f"label={L_RECIPE}", "--format", "{{json .}}"],
         timeout=120,
     )
     current = {(r.name, r.digest) for r in all_recipes()}
@@ -369,20 +369,45 @@ def harness_images() -> list[ImageRow]:
     return rows
 
 
+def _lock_path(name: str, digest: str) -> Path:
+    return cache_dir() / "locks" / f"{name}-{digest[:16]}.lock"
+
+
+def _building(row: ImageRow) -> bool:
+    """A temporary image whose build is running right now (its lock is held)."""
+    if not row.ref.startswith(f"{TMP_REPOSITORY}/"):
+        return False
+    path = _lock_path(row.recipe, row.digest)
+    if not path.exists():
+        return False
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 def prune(*, dry_run: bool = False) -> list[ImageRow]:
     """Remove images of recipes (or recipe versions) no longer in the tree, and leftovers."""
-    stale = [row for row in harness_images() if not row.current]
+    stale = [row for row in harness_images() if not row.current and not _building(row)]
     if not dry_run:
-        leftovers = docker(
-            ["ps", "--all", "--quiet", "--filter", "name=wheel-harness-build-"],
+        # Holder containers a killed build left (never started; a running build's holder
+        # lives for seconds, so only old ones go), and old build directories.
+        docker(
+            ["container", "prune", "--force", "--filter", "until=1h",
+             "--filter", f"label={L_RECIPE}"],
             check=False,
-            timeout=60,
-        ).stdout.split()
-        if leftovers:
-            docker(["rm", "-f", *leftovers], check=False, timeout=120)
+            timeout=120,
+        )  # fmt: skip
         for row in stale:
             docker(["rmi", "--force", row.ref], check=False, timeout=300)
-        shutil.rmtree(cache_dir() / "build", ignore_errors=True)
+        build_root = cache_dir() / "build"
+        if build_root.is_dir():
+            for workdir in build_root.iterdir():
+                if time.time() - workdir.stat().st_mtime > 6 * 3600:
+                    shutil.rmtree(workdir, ignore_errors=True)
     return stale
 
 

@@ -170,6 +170,21 @@ class DockerSession:
         self._workdir = workdir
         self._mounts = tuple(mounts)
         self._dead: str | None = None
+        self._oom_seen = 0
+
+    def _oom_kills(self) -> int:
+        """The memory cgroup's oom_kill counter (cgroup v2 memory.events, v1 oom_control)."""
+        done = proc.run(
+            ["docker", "exec", "--user", "0", self._container, "cat",
+             "/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"],
+            check=False,
+            timeout=60,
+        )  # fmt: skip
+        for line in done.stdout.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return 0
 
     @property
     def container(self) -> str:
@@ -218,20 +233,17 @@ class DockerSession:
             )
         oom = False
         if done.returncode in (137, -9):
+            # SIGKILL: the OOM killer if the cgroup's oom_kill counter moved (docker's
+            # State.OOMKilled only covers the container's init, not an exec'd process).
+            kills = self._oom_kills()
+            oom = kills > self._oom_seen
+            self._oom_seen = kills
             state = proc.run(
-                [
-                    "docker",
-                    "inspect",
-                    "--format",
-                    "{{.State.OOMKilled}} {{.State.Running}}",
-                    self._container,
-                ],
+                ["docker", "inspect", "--format", "{{.State.Running}}", self._container],
                 check=False,
                 timeout=60,
             )
-            words = state.stdout.split()
-            oom = bool(words) and words[0] == "true"
-            if len(words) > 1 and words[1] != "true":
+            if state.stdout.strip() != "true":
                 self._dead = "the container stopped (out of memory?)" if oom else "stopped"
         elif done.returncode in (125, 126) and "No such container" in done.stderr:
             self._dead = "removed from outside"
@@ -402,6 +414,12 @@ class DockerEnvironment:
     def session(
         self, mounts: Sequence[Mount] = (), *, limits: Limits | None = None
     ) -> AbstractContextManager[DockerSession]:
+        ensure_daemon()
+        if image_inspect(self.image) is None:
+            raise InfraError(
+                f"env {self._spec.name}: image {self.image} is not here "
+                f"(run `harness envs build {self._spec.name}`)"
+            )
         if self._recipe is not None:
             user, home = self._recipe.user, f"/home/{self._recipe.user}"
         else:
