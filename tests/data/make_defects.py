@@ -558,6 +558,7 @@ def build_all(b: Builder) -> None:
         ("archive-unsafe-path-dotdot-nested", "yappi_extra/../../evil.py", "a member whose path climbs out through a subdirectory"),
         ("archive-unsafe-path-absolute", "/tmp/evil.py", "a member with an absolute path /tmp/evil.py"),
         ("archive-unsafe-path-drive-letter", "C:/Windows/evil.py", "a member with a Windows drive letter C:/"),
+        ("archive-unsafe-path-drive-letter-backslash", "C:\\evil.py", "a member named C:\\evil.py (drive letter, Windows separator)"),
         ("archive-unsafe-path-backslash", "..\\evil.py", "a member named ..\\evil.py (a traversal on Windows)"),
     ]:
         f = base.copy()
