@@ -173,6 +173,10 @@ fail instead). JSON (--format json) is the contract:
    "untested": [filename, ...]}
 
 exit 0, or 1 with --strict when there is a gap or an untested wheel.
+
+examples:
+  harness coverage dist/                          # this machine's interpreter
+  harness coverage dist/ --matrix linux --format json
 """
 
 

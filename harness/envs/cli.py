@@ -24,6 +24,11 @@ version, libc, arch and pip's supported tags.
   harness envs prune [--dry-run]
 
 Without --matrix, list and build use every env of every matrix in matrices/.
+
+examples:
+  harness envs build --matrix linux       # build what is missing (cached by recipe hash)
+  harness envs list --matrix linux --format json
+  harness envs prune --dry-run
 """
 
 
