@@ -14,8 +14,9 @@ musl_lib=/usr/lib/x86_64-linux-musl
 for tool in musl-gcc make gcc; do
     command -v "$tool" >/dev/null || { echo "$tool not installed (apt-get install musl-tools make gcc)" >&2; exit 1; }
 done
-[ -x /bin/busybox ] && /bin/busybox --help 2>&1 | head -1 | grep -q BusyBox \
-    || { echo "busybox not installed (apt-get install busybox-static)" >&2; exit 1; }
+# a static busybox (Debian's busybox-static): the rootfs has no glibc to run a dynamic one
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 \
+    || { echo "no static /bin/busybox (apt-get install busybox-static)" >&2; exit 1; }
 
 work="$out/work"
 rm -rf "$work" && mkdir -p "$work"
