@@ -295,8 +295,10 @@ def build(recipe: Recipe, *, log: ProgressLog | None = None, force: bool = False
             shutil.rmtree(workdir, ignore_errors=True)
             if log:
                 log(f"{recipe.name}: probing the image")
+            # No --platform on run: the image is local (binfmt runs foreign binaries), and
+            # daemons before 23 ignore `import --platform`, so it would not match anyway.
             probe = run_probe(
-                tmp_tag, interpreter=recipe.interpreter, platform=recipe.platform, user=recipe.user
+                tmp_tag, interpreter=recipe.interpreter, platform=None, user=recipe.user
             )
             got = ".".join(probe.python_version.split(".")[:2])
             if got != recipe.python:

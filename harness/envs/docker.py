@@ -92,6 +92,16 @@ def docker(
     return proc.run(["docker", *args], timeout=timeout, check=check, input_text=input_text)
 
 
+def error_line(done: proc.Completed) -> str:
+    """The informative line of a failed docker CLI call (not "Run 'docker run --help'...")."""
+    lines = [ln.strip() for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
+    for line in lines:
+        if "rror" in line and "--help" not in line:
+            return line[:300]
+    useful = [ln for ln in lines if "--help" not in ln]
+    return (useful[-1] if useful else "no output")[:300]
+
+
 def image_inspect(ref: str) -> dict[str, object] | None:
     """`docker image inspect` of ``ref``, or None if there is no such image here."""
     done = docker(["image", "inspect", ref], check=False, timeout=60)
@@ -122,8 +132,7 @@ def run_probe(image: str, *, interpreter: str, platform: str | None, user: str |
     args += ["--entrypoint", interpreter, image, "-c", PROBE_SOURCE.read_text("utf-8")]
     done = docker(args, check=False, timeout=600)
     if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise InfraError(f"probe of {image} failed (exit {done.returncode}): {tail[0]}")
+        raise InfraError(f"probe of {image} failed (exit {done.returncode}): {error_line(done)}")
     try:
         return Probe.from_json(json.loads(done.stdout.strip().splitlines()[-1]))
     except (ValueError, IndexError) as exc:
@@ -304,8 +313,7 @@ def container_session(
     try:
         started = proc.run(args, check=False, timeout=300)
         if started.returncode != 0:
-            tail = (started.stderr or started.stdout).strip().splitlines()[-1:] or [""]
-            raise InfraError(f"cannot start a container of {image}: {tail[0]}")
+            raise InfraError(f"cannot start a container of {image}: {error_line(started)}")
         if home.startswith("/tmp/"):
             proc.run(["docker", "exec", name, "mkdir", "-p", home], check=True, timeout=60)
         yield DockerSession(container=name, python=python, workdir=home, mounts=mounts)
@@ -344,7 +352,9 @@ class DockerEnvironment:
 
     @property
     def platform(self) -> str | None:
-        return self._recipe.platform if self._recipe is not None else self._spec.platform
+        """docker run --platform: only for pulled images (recipe images are local, and
+        old daemons ignore `import --platform`, so asking for it would try a pull)."""
+        return None if self._recipe is not None else self._spec.platform
 
     @property
     def interpreter(self) -> str:
@@ -371,8 +381,9 @@ class DockerEnvironment:
             args += ["--platform", self._spec.platform]
         done = docker([*args, self.image], check=False, timeout=1800)
         if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise InfraError(f"cannot pull {self.image} for env {self._spec.name}: {tail[0]}")
+            raise InfraError(
+                f"cannot pull {self.image} for env {self._spec.name}: {error_line(done)}"
+            )
         return True
 
     def probe(self) -> Probe:
