@@ -121,7 +121,10 @@ class Probe:
 
 @dataclass(frozen=True, kw_only=True)
 class Mount:
-    """A host directory made visible in a session (read-only unless said otherwise)."""
+    """A host directory made visible in a session (read-only unless said otherwise).
+
+    Docker sessions run as uid 1000: the directory must be readable by it (mode 0755,
+    files 0644), and writable too for ``read_only=False``."""
 
     source: Path
     target: str  # absolute POSIX path inside a container; ignored by host sessions

@@ -101,7 +101,7 @@ def pip_pick(env: Environment, wheels: Path) -> str | None:
         source = ["--no-index", "--find-links", s.path(mount), "--no-deps", "yappi==1.7.6"]
         report = f"{s.workdir}/report.json"
         done = s.exec([*pip, "install", "--dry-run", "--report", report, *source], timeout=600)
-        if "no such option: --report" in done.stderr:
+        if "no such option: --" in done.stderr:
             # pip < 22.2 (bullseye's 20.3): the same finder picks what `pip download` copies.
             dest = f"{s.workdir}/dl"
             done = s.exec([*pip, "download", "--dest", dest, *source], timeout=600)
@@ -157,6 +157,7 @@ def container_exists(name: str) -> bool:
 
 def test_session_is_isolated_and_removed(trixie: Environment, tmp_path: Path) -> None:
     (tmp_path / "in.txt").write_text("hello")
+    tmp_path.chmod(0o755)  # the session's uid 1000 must be able to read the mount
     mount = Mount(source=tmp_path, target="/data")
     with trixie.session([mount]) as s:
         name = s.container  # type: ignore[attr-defined]
