@@ -11,7 +11,8 @@ log() { echo "engines/docker: $*" >&2; }
 need_pkgs=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have dockerd || need_pkgs+=(docker.io)
-have mmdebstrap || need_pkgs+=(mmdebstrap)
+# mmdebstrap with the recommends it uses here (foreign-arch check, keyring handling)
+have mmdebstrap || need_pkgs+=(mmdebstrap arch-test gpg libdpkg-perl libdistro-info-perl)
 have qemu-aarch64-static || need_pkgs+=(qemu-user-static)
 have update-binfmts || need_pkgs+=(binfmt-support)
 have musl-gcc || need_pkgs+=(musl-tools)
