@@ -10,13 +10,17 @@ _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def project_dir(name: str, env_var: str) -> Path:
-    """$env_var, else ./name (the project tox/CI run in), else the one beside the source."""
+    """$env_var, else ./name (the project tox/CI run in), else the copy shipped in the
+    installed package (harness/_matrices, harness/_containers), else the source tree's."""
     override = os.environ.get(env_var)
     if override:
         return Path(override)
     here = Path.cwd() / name
     if here.is_dir():
         return here
+    shipped = Path(__file__).resolve().parents[1] / f"_{name}"
+    if shipped.is_dir():
+        return shipped
     return _SOURCE_ROOT / name
 
 
