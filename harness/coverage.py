@@ -7,18 +7,23 @@ most preferred tag (lowest index in the env's tag list, which is pip's own list 
 probed inside the env), then the highest build tag. sdists are not considered: the
 harness only ever installs wheels.
 
-Not modelled: ``Requires-Python`` (pip learns it from METADATA after picking and then
-backtracks); wheels whose tags differ only in that respect are rare for compiled wheels.
+``Requires-Python``: pip learns it from the wheel's METADATA after choosing a candidate
+and then backtracks to the next one; so a wheel whose Requires-Python excludes the env's
+Python is skipped here too (read from METADATA when the wheel file is at hand).
 """
 
 from __future__ import annotations
 
 import argparse
+import email.parser
 import json
+import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, parse_tag
 from packaging.utils import (
     BuildTag,
@@ -41,6 +46,7 @@ class WheelFile:
     version: Version
     build: BuildTag
     tags: frozenset[Tag]
+    requires_python: SpecifierSet | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,12 +86,49 @@ class Coverage:
         return json.dumps(self.to_json(), indent=2) + "\n"
 
 
-def parse_wheel(filename: str) -> WheelFile:
+def parse_wheel(filename: str, requires_python: SpecifierSet | None = None) -> WheelFile:
     try:
         name, version, build, tags = parse_wheel_filename(filename)
     except InvalidWheelFilename as exc:
         raise UsageError(f"{filename}: not a valid wheel file name ({exc})") from exc
-    return WheelFile(filename=filename, project=name, version=version, build=build, tags=tags)
+    return WheelFile(
+        filename=filename,
+        project=name,
+        version=version,
+        build=build,
+        tags=tags,
+        requires_python=requires_python,
+    )
+
+
+METADATA_LIMIT = 4 * 1024 * 1024
+
+
+def read_requires_python(path: Path) -> SpecifierSet | None:
+    """``Requires-Python`` from the wheel's .dist-info/METADATA; None if absent/unreadable
+    (inspect reports unreadable wheels; coverage only ranks file names then)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = [
+                i
+                for i in archive.infolist()
+                if i.filename.count("/") == 1
+                and i.filename.endswith(".dist-info/METADATA")
+                and i.file_size <= METADATA_LIMIT
+            ]
+            if len(infos) != 1:
+                return None
+            text = archive.read(infos[0]).decode("utf-8", errors="replace")
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError):
+        return None
+    header = text.split("\n\n", 1)[0]
+    value = email.parser.HeaderParser().parsestr(header).get("Requires-Python")
+    if not value:
+        return None
+    try:
+        return SpecifierSet(str(value))
+    except InvalidSpecifier:
+        return None
 
 
 def collect(paths: Iterable[Path]) -> list[WheelFile]:
@@ -96,11 +139,11 @@ def collect(paths: Iterable[Path]) -> list[WheelFile]:
             names = sorted(p.name for p in path.glob("*.whl") if p.is_file())
             if not names:
                 raise UsageError(f"{path}: no *.whl files in this directory")
-            found.extend(parse_wheel(n) for n in names)
+            found.extend(parse_wheel(n, read_requires_python(path / n)) for n in names)
         elif path.is_file():
             if path.suffix != ".whl":
                 raise UsageError(f"{path}: not a wheel (.whl) file")
-            found.append(parse_wheel(path.name))
+            found.append(parse_wheel(path.name, read_requires_python(path)))
         else:
             raise UsageError(f"{path}: no such file or directory")
     seen: set[str] = set()
@@ -117,8 +160,11 @@ def _support_index(wheel: WheelFile, priority: dict[Tag, int]) -> int | None:
     return min(indexes) if indexes else None
 
 
-def pick(wheels: Sequence[WheelFile], tags: Sequence[str]) -> WheelFile | None:
-    """The wheel pip would install from ``wheels`` (one project) given the env's tag list."""
+def pick(
+    wheels: Sequence[WheelFile], tags: Sequence[str], python_version: str | None = None
+) -> WheelFile | None:
+    """The wheel pip would install from ``wheels`` (one project) given the env's tag list
+    (and, when given, its full Python version for Requires-Python)."""
     priority: dict[Tag, int] = {}
     for i, text in enumerate(tags):
         for tag in parse_tag(text):
@@ -126,6 +172,13 @@ def pick(wheels: Sequence[WheelFile], tags: Sequence[str]) -> WheelFile | None:
     ranked: list[tuple[Version, int, BuildTag, WheelFile]] = []
     for wheel in wheels:
         index = _support_index(wheel, priority)
+        if (
+            index is not None
+            and python_version is not None
+            and wheel.requires_python is not None
+            and not wheel.requires_python.contains(python_version, prereleases=True)
+        ):
+            index = None
         if index is not None:
             ranked.append((wheel.version, -index, wheel.build, wheel))
     if not ranked:
@@ -143,7 +196,9 @@ def compute(wheels: Sequence[WheelFile], envs: Sequence[tuple[EnvSpec, Probe]]) 
     used: set[str] = set()
     for spec, probe in envs:
         for project, group in by_project.items():
-            chosen = pick(group, probe.tags)
+            # pip compares Requires-Python with sys.version_info[:3] ("3.14.0", no "rc1")
+            numeric = re.match(r"\d+(\.\d+)*", probe.python_version)
+            chosen = pick(group, probe.tags, numeric.group(0) if numeric else None)
             if chosen is not None:
                 used.add(chosen.filename)
             picks.append(

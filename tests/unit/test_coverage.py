@@ -158,3 +158,42 @@ def test_collect(tmp_path: Path) -> None:
     (tmp_path / "bad-name.whl").write_bytes(b"")
     with pytest.raises(UsageError, match="not a valid wheel file name"):
         coverage.collect([tmp_path])
+
+
+def make_wheel(directory: Path, filename: str, requires_python: str | None) -> Path:
+    import zipfile
+
+    name, version = filename.split("-")[:2]
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    if requires_python:
+        meta += f"Requires-Python: {requires_python}\n"
+    path = directory / filename
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{name}-{version}.dist-info/METADATA", meta + "\nlong text\n")
+    return path
+
+
+def test_requires_python_skips_to_the_next_candidate(tmp_path: Path) -> None:
+    """pip reads Requires-Python after choosing, then backtracks: the next best wins."""
+    tags = linux_tags((3, 9), "glibc", 2, 31, "x86_64")
+    new = make_wheel(tmp_path, "pkg-2.0-py3-none-any.whl", ">=3.10")
+    old = make_wheel(tmp_path, "pkg-1.0-py3-none-any.whl", ">=3.8")
+    assert coverage.read_requires_python(new) is not None
+    found = coverage.collect([tmp_path])
+    got = coverage.pick(found, tags, "3.9.2")
+    assert got is not None
+    assert got.filename == old.name
+    got = coverage.pick(found, tags, "3.11.2")
+    assert got is not None
+    assert got.filename == new.name
+    assert coverage.pick(found, tags) is not None  # no version known: tags only
+    cov = coverage.compute(found, [(spec("old"), probe(tags, "3.9.2"))])
+    assert cov.envs[0].picked == old.name
+    assert cov.untested == (new.name,)
+
+
+def test_unreadable_metadata_is_not_fatal(tmp_path: Path) -> None:
+    broken = tmp_path / "pkg-1.0-py3-none-any.whl"
+    broken.write_bytes(b"not a zip")
+    assert coverage.read_requires_python(broken) is None
+    assert [w.filename for w in coverage.collect([broken])] == [broken.name]
