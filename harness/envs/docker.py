@@ -154,7 +154,7 @@ def _remove_container(name: str) -> None:
     except InfraError:
         pass
     finally:
-        if in_main:
+        if in_main and previous is not None:
             signal.signal(signal.SIGINT, previous)
         with _live_lock:
             _live.discard(name)
