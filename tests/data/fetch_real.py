@@ -77,7 +77,9 @@ def index_url() -> str:
         try:
             url = subprocess.run(
                 [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-                capture_output=True, text=True, check=False,
+                capture_output=True,
+                text=True,
+                check=False,
             ).stdout.strip()
         except OSError:
             url = ""
@@ -97,7 +99,11 @@ def list_files(project: str, version: str) -> list[dict[str, object]]:
     prefix = f"{project.replace('-', '_')}-{version}-"
     for f in page["files"]:
         name = f["filename"]
-        if name.endswith(".whl") and name.lower().startswith(prefix.lower()) and not f.get("yanked"):
+        if (
+            name.endswith(".whl")
+            and name.lower().startswith(prefix.lower())
+            and not f.get("yanked")
+        ):
             f["url"] = urllib.parse.urljoin(url, f["url"])
             out.append(f)
     return out
@@ -120,10 +126,14 @@ def download(url: str, dest: Path, want: str) -> None:
     tmp.replace(dest)
 
 
-def sync(dest: Path, selection: list[tuple[str, str, frozenset[str] | None]], args: argparse.Namespace) -> int:
+def sync(
+    dest: Path, selection: list[tuple[str, str, frozenset[str] | None]], args: argparse.Namespace
+) -> int:
     manifest_path = dest / "MANIFEST.json"
     dest.mkdir(exist_ok=True)
-    manifest: dict[str, str] = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest: dict[str, str] = (
+        json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    )
 
     if not args.check:
         wanted: dict[str, tuple[str, str]] = {}
@@ -179,13 +189,19 @@ def sync(dest: Path, selection: list[tuple[str, str, frozenset[str] | None]], ar
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="verify only, no network")
-    ap.add_argument("--refresh", action="store_true", help="re-list the index and rewrite MANIFEST.json")
+    ap.add_argument(
+        "--refresh", action="store_true", help="re-list the index and rewrite MANIFEST.json"
+    )
     args = ap.parse_args(argv)
     bad = sync(REAL, SELECTION, args)
     bad += sync(HERE / "real_flagged", FLAGGED, args)
     if not args.check:
-        (HERE / "real_flagged" / "EXPECT.json").write_text(json.dumps(FLAGGED_EXPECT, indent=1, sort_keys=True) + "\n")
-    total = sum(p.stat().st_size for d in ("real", "real_flagged") for p in (HERE / d).glob("*.whl"))
+        (HERE / "real_flagged" / "EXPECT.json").write_text(
+            json.dumps(FLAGGED_EXPECT, indent=1, sort_keys=True) + "\n"
+        )
+    total = sum(
+        p.stat().st_size for d in ("real", "real_flagged") for p in (HERE / d).glob("*.whl")
+    )
     if total > MAX_TOTAL:
         print(f"total {total} exceeds {MAX_TOTAL}")
         bad += 1

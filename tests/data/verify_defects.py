@@ -30,25 +30,38 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import auditwheel
+import pefile
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from macholib import mach_o
 from macholib.MachO import MachO
 from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, parse_wheel_filename
-import auditwheel
-import pefile
 
 HERE = Path(__file__).resolve().parent
 BOMB_SIZE = 512 << 20
 BOMB_RATIO = 200
 
-ELF_ARCH = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64", "i686": "EM_386", "armv7l": "EM_ARM", "ppc64le": "EM_PPC64", "s390x": "EM_S390"}
-MACHO_ARCH = {"x86_64": mach_o.CPU_TYPE_X86_64 if hasattr(mach_o, "CPU_TYPE_X86_64") else 0x01000007, "arm64": 0x0100000C}
+ELF_ARCH = {
+    "x86_64": "EM_X86_64",
+    "aarch64": "EM_AARCH64",
+    "i686": "EM_386",
+    "armv7l": "EM_ARM",
+    "ppc64le": "EM_PPC64",
+    "s390x": "EM_S390",
+}
+MACHO_ARCH = {
+    "x86_64": mach_o.CPU_TYPE_X86_64 if hasattr(mach_o, "CPU_TYPE_X86_64") else 0x01000007,
+    "arm64": 0x0100000C,
+}
 PE_ARCH = {"win32": 0x14C, "win_amd64": 0x8664, "win_arm64": 0xAA64}
-WIN_SYSTEM = re.compile(r"^(kernel32|user32|advapi32|ws2_32|ntdll|shell32|ole32|oleaut32|bcrypt|crypt32|secur32|"
-                        r"msvcrt|ucrtbase|vcruntime140(_1)?|msvcp140(_\d)?|api-ms-win-.*|python3\d*|shlwapi|"
-                        r"version|winmm|iphlpapi|dbghelp|psapi|userenv|rpcrt4|gdi32|comdlg32)\.dll$", re.I)
+WIN_SYSTEM = re.compile(
+    r"^(kernel32|user32|advapi32|ws2_32|ntdll|shell32|ole32|oleaut32|bcrypt|crypt32|secur32|"
+    r"msvcrt|ucrtbase|vcruntime140(_1)?|msvcp140(_\d)?|api-ms-win-.*|python3\d*|shlwapi|"
+    r"version|winmm|iphlpapi|dbghelp|psapi|userenv|rpcrt4|gdi32|comdlg32)\.dll$",
+    re.I,
+)
 
 
 def sh(cmd: list[str]) -> tuple[int, str]:
@@ -76,8 +89,11 @@ def observe(path: Path) -> dict[str, str]:
     except zipfile.BadZipFile as e:
         flag("archive.corrupt", str(e))
         return found
-    except Exception as e:  # noqa: BLE001 -- a bomb or a lie can raise anything in zipfile
-        flag("archive.corrupt" if "declared" not in str(e) else "archive.bomb", f"{type(e).__name__}: {e}")
+    except Exception as e:
+        flag(
+            "archive.corrupt" if "declared" not in str(e) else "archive.bomb",
+            f"{type(e).__name__}: {e}",
+        )
         z = zipfile.ZipFile(path)
     infos = z.infolist()
     names = [i.filename for i in infos]
@@ -89,7 +105,9 @@ def observe(path: Path) -> dict[str, str]:
             flag("archive.unsafe-path", n)
         if (i.external_attr >> 16) & 0o170000 == 0o120000:
             flag("archive.unsafe-path", f"symlink {n}")
-        if i.file_size > BOMB_SIZE or (i.compress_size and i.file_size / i.compress_size > BOMB_RATIO and i.file_size > 1 << 20):
+        if i.file_size > BOMB_SIZE or (
+            i.compress_size and i.file_size / i.compress_size > BOMB_RATIO and i.file_size > 1 << 20
+        ):
             flag("archive.bomb", f"{n}: {i.file_size} bytes from {i.compress_size}")
     if "archive.bomb" in found:
         return found
@@ -100,7 +118,7 @@ def observe(path: Path) -> dict[str, str]:
             continue
         try:
             files[i.filename] = z.read(i)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             flag("archive.corrupt", f"{i.filename}: {e}")
     dis = sorted({n.split("/")[0] for n in files if n.split("/")[0].endswith(".dist-info")})
     di = dis[0] if dis else None
@@ -113,7 +131,11 @@ def observe(path: Path) -> dict[str, str]:
         try:
             msg = email.parser.Parser().parsestr(wheel.decode("utf-8"))
             wv = msg.get("Wheel-Version")
-            if not wv or not re.fullmatch(r"\d+\.\d+", wv.strip()) or wv.strip().split(".")[0] != "1":
+            if (
+                not wv
+                or not re.fullmatch(r"\d+\.\d+", wv.strip())
+                or wv.strip().split(".")[0] != "1"
+            ):
                 flag("wheel.invalid", f"Wheel-Version {wv!r}")
             wtags = {str(t) for line in msg.get_all("Tag") or [] for t in [line.strip()]}
             if tags and wtags != {str(t) for t in tags}:
@@ -140,7 +162,10 @@ def observe(path: Path) -> dict[str, str]:
             if p not in files:
                 flag("record.unlisted", f"RECORD lists absent {p}")
                 continue
-            want = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(files[p]).digest()).rstrip(b"=").decode()
+            want = (
+                "sha256="
+                + base64.urlsafe_b64encode(hashlib.sha256(files[p]).digest()).rstrip(b"=").decode()
+            )
             if h != want or (s and int(s) != len(files[p])):
                 flag("record.hash-mismatch", p)
         for n in files:
@@ -155,15 +180,22 @@ def observe(path: Path) -> dict[str, str]:
         try:
             md = Metadata.from_email(meta, validate=True)
             if name is not None:
-                if canonicalize_name(md.name) != canonicalize_name(name) or str(md.version) != str(ver):
-                    flag("metadata.mismatch", f"METADATA {md.name} {md.version} vs file name {name} {ver}")
+                if canonicalize_name(md.name) != canonicalize_name(name) or str(md.version) != str(
+                    ver
+                ):
+                    flag(
+                        "metadata.mismatch",
+                        f"METADATA {md.name} {md.version} vs file name {name} {ver}",
+                    )
                 if di and di != f"{str(name).replace('-', '_')}-{ver}.dist-info":
                     flag("metadata.mismatch", f"dist-info dir {di}")
-        except Exception as e:  # noqa: BLE001 -- ExceptionGroup of InvalidMetadata
+        except Exception as e:
             detail = "; ".join(str(x) for x in getattr(e, "exceptions", [e]))
             # Metadata-Version 2.1 with License-File (setuptools < 77) is what real wheels have;
             # it is not an error of the wheel
-            if not all("introduced in metadata version" in str(x) for x in getattr(e, "exceptions", [e])):
+            if not all(
+                "introduced in metadata version" in str(x) for x in getattr(e, "exceptions", [e])
+            ):
                 flag("metadata.invalid", detail)
         rc, out = sh([sys.executable, "-m", "twine", "check", str(path)])
         if "would not be rendered" in out or "syntax errors in markup" in out:
@@ -193,7 +225,13 @@ def observe(path: Path) -> dict[str, str]:
     for n, data in files.items():
         if data[:4] == b"\x7fELF":
             elf = ELFFile(io.BytesIO(data))
-            needed = [t.needed for s in elf.iter_sections() if isinstance(s, DynamicSection) for t in s.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+            needed = [
+                t.needed
+                for s in elf.iter_sections()
+                if isinstance(s, DynamicSection)
+                for t in s.iter_tags()
+                if t.entry.d_tag == "DT_NEEDED"
+            ]
             for p in plats:
                 arch = re.sub(r"^(many|musl)linux_\d+_\d+_|^manylinux\d+_|^linux_", "", p)
                 if arch in ELF_ARCH and elf["e_machine"] != ELF_ARCH[arch]:
@@ -212,10 +250,16 @@ def observe(path: Path) -> dict[str, str]:
                     if not m:
                         continue
                     tag_ver = (int(m.group(1)), int(m.group(2)))
-                    want = {"universal2": {"x86_64", "arm64"}, "x86_64": {"x86_64"}, "arm64": {"arm64"}}.get(m.group(3), set())
+                    want = {
+                        "universal2": {"x86_64", "arm64"},
+                        "x86_64": {"x86_64"},
+                        "arm64": {"arm64"},
+                    }.get(m.group(3), set())
                     have = set()
                     for h in mo.headers:
-                        cpu = {0x01000007: "x86_64", 0x0100000C: "arm64"}.get(h.header.cputype, str(h.header.cputype))
+                        cpu = {0x01000007: "x86_64", 0x0100000C: "arm64"}.get(
+                            h.header.cputype, str(h.header.cputype)
+                        )
                         have.add(cpu)
                         for lc, cmd, extra in h.commands:
                             if lc.cmd in (mach_o.LC_BUILD_VERSION, mach_o.LC_VERSION_MIN_MACOSX):
@@ -223,10 +267,18 @@ def observe(path: Path) -> dict[str, str]:
                                 minos = (v >> 16, (v >> 8) & 0xFF)
                                 eff = max(tag_ver, (11, 0)) if cpu == "arm64" else tag_ver
                                 if minos > eff:
-                                    flag("macos.minos", f"{n} [{cpu}] minos {minos} > tag {tag_ver}")
-                            if lc.cmd in (mach_o.LC_LOAD_DYLIB, mach_o.LC_LOAD_WEAK_DYLIB, mach_o.LC_REEXPORT_DYLIB):
+                                    flag(
+                                        "macos.minos", f"{n} [{cpu}] minos {minos} > tag {tag_ver}"
+                                    )
+                            if lc.cmd in (
+                                mach_o.LC_LOAD_DYLIB,
+                                mach_o.LC_LOAD_WEAK_DYLIB,
+                                mach_o.LC_REEXPORT_DYLIB,
+                            ):
                                 lib = extra.rstrip(b"\0").decode()
-                                if not lib.startswith(("/usr/lib/", "/System/")) and Path(lib).name not in {Path(x).name for x in files}:
+                                if not lib.startswith(("/usr/lib/", "/System/")) and Path(
+                                    lib
+                                ).name not in {Path(x).name for x in files}:
                                     flag("macos.library", f"{n} loads {lib}")
                     if have != want:
                         flag("platform.arch", f"{n}: slices {sorted(have)} in {p}")
@@ -243,15 +295,23 @@ def observe(path: Path) -> dict[str, str]:
 
     # manylinux / musllinux policy: DT_NEEDED against auditwheel's policy data (libraries not
     # vendored in the wheel), then `auditwheel show` for the symbol versions
-    kinds = {p.split("_")[0] if p.startswith("manylinux_") or p.startswith("musllinux") else "manylinux" for p in plats if p.startswith(("manylinux", "musllinux"))}
+    kinds = {
+        p.split("_")[0] if p.startswith("manylinux_") or p.startswith("musllinux") else "manylinux"
+        for p in plats
+        if p.startswith(("manylinux", "musllinux"))
+    }
     for kind in sorted(kinds):
-        policies = json.loads((Path(auditwheel.__file__).parent / "policy" / f"{kind}-policy.json").read_text())
+        policies = json.loads(
+            (Path(auditwheel.__file__).parent / "policy" / f"{kind}-policy.json").read_text()
+        )
         inwheel = {Path(x).name for x in files}
         for p in plats:
             if not p.startswith(kind):
                 continue
             short = re.sub(r"_(x86_64|aarch64|i686|armv7l|ppc64le|s390x|riscv64)$", "", p)
-            pol = next((x for x in policies if x["name"] == short or short in x.get("aliases", [])), None)
+            pol = next(
+                (x for x in policies if x["name"] == short or short in x.get("aliases", [])), None
+            )
             if pol is None:
                 continue
             allowed = set(pol["lib_whitelist"])
@@ -267,11 +327,16 @@ def observe(path: Path) -> dict[str, str]:
                             lib = t.needed
                             if lib in allowed or lib in inwheel:
                                 continue
-                            if lib == "libc.so.6" and kind == "musllinux" or lib.startswith("libc.musl-") and kind == "manylinux":
+                            if (lib == "libc.so.6" and kind == "musllinux") or (
+                                lib.startswith("libc.musl-") and kind == "manylinux"
+                            ):
                                 continue  # that is platform.libc
                             if lib.startswith(("libc.musl-", "ld-musl-")) and kind == "musllinux":
                                 continue
-                            flag(f"{kind}.library", f"{n} NEEDED {lib}, not in {pol['name']} and not in the wheel")
+                            flag(
+                                f"{kind}.library",
+                                f"{n} NEEDED {lib}, not in {pol['name']} and not in the wheel",
+                            )
     if "manylinux" in kinds and "manylinux.library" not in found and "platform.libc" not in found:
         rc, out = sh(["auditwheel", "show", str(path)])
         text = " ".join(out.split())
@@ -279,12 +344,21 @@ def observe(path: Path) -> dict[str, str]:
         if m:
             need = (int(m.group(1)), int(m.group(2)))
             for p in plats:
-                pm = re.match(r"manylinux_(\d+)_(\d+)_", p) or re.match(r"manylinux(2014|2010|1)_", p)
+                pm = re.match(r"manylinux_(\d+)_(\d+)_", p) or re.match(
+                    r"manylinux(2014|2010|1)_", p
+                )
                 if pm:
                     legacy = {"2014": (2, 17), "2010": (2, 12), "1": (2, 5)}
-                    have = legacy[pm.group(1)] if pm.lastindex == 1 else (int(pm.group(1)), int(pm.group(2)))
+                    have = (
+                        legacy[pm.group(1)]
+                        if pm.lastindex == 1
+                        else (int(pm.group(1)), int(pm.group(2)))
+                    )
                     if need > have:
-                        flag("manylinux.symbol-too-new", f"auditwheel: needs manylinux_{need[0]}_{need[1]}, tagged {p}")
+                        flag(
+                            "manylinux.symbol-too-new",
+                            f"auditwheel: needs manylinux_{need[0]}_{need[1]}, tagged {p}",
+                        )
     return found
 
 
@@ -318,7 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         bad += not ok
         status = "ok  " if ok else "FAIL"
         extra = sorted(set(seen) - set(expect or []))
-        print(f"{status} {cid}: expect {expect or 'nothing'}; tools see {sorted(seen)}" + (f" (also {extra})" if extra and expect else ""))
+        print(
+            f"{status} {cid}: expect {expect or 'nothing'}; tools see {sorted(seen)}"
+            + (f" (also {extra})" if extra and expect else "")
+        )
         if args.verbose or not ok:
             for code, why in seen.items():
                 print(f"       {code}: {why}")
