@@ -64,6 +64,7 @@ class Task:
     wheel: Path
     sha256: str
     deps_dir: Path | None
+    sources_dir: Path | None = None
 
 
 # ---------------------------------------------------------------- one run
@@ -128,6 +129,8 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
     ]
     if task.deps_dir is not None:
         mounts.append(Mount(source=task.deps_dir, target="/deps"))
+    if task.sources_dir is not None:
+        mounts.append(Mount(source=task.sources_dir, target=SOURCES))  # always last
     timeout = float(cfg.timeout_s)
     try:
         with task.env.session(mounts) as session:
@@ -164,31 +167,31 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
                 last = s.output_tail.strip().splitlines()[-1:] or [f"exit {s.returncode}"]
                 return f"{what}: {last[0][:300]}"
 
-            s, _ = step(
+            s, out = step(
                 "venv",
-                [session.python, "-m", "venv", f"{session.workdir}/venv"],
+                [session.python, f"{smoke}/mkvenv.py", f"{session.workdir}/venv"],
                 fail_as=RunStatus.ERROR,
             )
             if s.status is not RunStatus.PASSED:
                 return finish(s.status, why(s, "creating the venv failed"))
+            pip_wheel = next(
+                (
+                    ln[len("PIP-WHEEL ") :].strip()
+                    for ln in out.splitlines()
+                    if ln.startswith("PIP-WHEEL ")
+                ),
+                "",
+            )
+            # the env's own pip: from its bundled wheel (fast venv), else the venv's copy
+            pip = [py, f"{pip_wheel}/pip"] if pip_wheel else [py, "-m", "pip"]
+            pip_install = [*pip, "install", "--no-index", "--disable-pip-version-check"]
 
             links = ["--find-links", wh]
             if task.deps_dir is not None:
                 links += ["--find-links", session.path(mounts[2])]
             s, out = step(
                 "install",
-                [
-                    py,
-                    "-m",
-                    "pip",
-                    "install",
-                    "--no-index",
-                    "--disable-pip-version-check",
-                    "--no-cache-dir",
-                    "-v",
-                    *links,
-                    f"{name}=={version}",
-                ],
+                [*pip_install, "--no-cache-dir", "-v", *links, f"{name}=={version}"],
             )
             if s.status is not RunStatus.PASSED:
                 return finish(s.status, why(s, f"pip install {name}=={version} failed"))
@@ -219,6 +222,11 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
             if not ok:
                 return finish(RunStatus.FAILED, f"pip picked {picked}, expected {task.wheel.name}")
 
+            if cfg.test_requires:
+                s, _ = step("install test-requires", [*pip_install, *links, *cfg.test_requires])
+                if s.status is not RunStatus.PASSED:
+                    return finish(s.status, why(s, "installing test-requires failed"))
+
             for suite in cfg.suites_for(name):
                 if suite == "import":
                     modules = list(cfg.import_modules) or _top_level_modules(task.wheel)
@@ -229,7 +237,8 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
                 else:
                     if not cfg.test_command:
                         continue
-                    command = cfg.test_command.replace("{project}", SOURCES)
+                    project = session.path(mounts[-1]) if task.sources_dir else SOURCES
+                    command = cfg.test_command.replace("{project}", project)
                     argv = ["sh", "-c", f". {session.workdir}/venv/bin/activate && {command}"]
                 s, out = step(f"smoke:{suite}", argv)
                 result = _parse_result(out)
@@ -344,6 +353,28 @@ def _prepare_deps(
     return dest
 
 
+def _stage_sources(cfg: config_mod.Config, dest: Path) -> Path | None:
+    """Copy test-sources (relative to the pyproject.toml) into a dir mounted read-only."""
+    if not cfg.test_sources:
+        return None
+    base = Path(cfg.source).parent if cfg.source else Path.cwd()
+    dest.mkdir(parents=True)
+    for rel in cfg.test_sources:
+        src = base / rel
+        if not src.exists():
+            where = cfg.source or "pyproject.toml"
+            raise UsageError(f"{where}: [tool.harness] test-sources: {src} does not exist")
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(src, target)
+    for path in [dest, *dest.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)  # readable by the containers' user
+    return dest
+
+
 @dataclass(frozen=True, kw_only=True)
 class VerifyOutcome:
     report: Report
@@ -380,6 +411,7 @@ def verify(
             except OSError:
                 shutil.copyfile(p, target)
             os.chmod(target, 0o644)
+        sources = _stage_sources(cfg, Path(tmp) / "project")
         tasks: list[Task] = []
         for env, probe in ready:
             deps = _prepare_deps(cfg, probe, Path(tmp) / f"deps-{env.spec.name}", log)
@@ -392,6 +424,7 @@ def verify(
                             wheel=wheelhouse / pick.picked,
                             sha256=sha[pick.picked],
                             deps_dir=deps,
+                            sources_dir=sources,
                         )
                     )
         for spec, reason in broken:

@@ -195,3 +195,50 @@ def test_unreachable_index_is_infra_error(
     err = capsys.readouterr().err
     assert "unreachable" in err
     assert "Traceback" not in err
+
+
+def test_project_test_command_with_sources_and_requires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "proj"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "check_it.py").write_text(
+        "import six, yappi\n"
+        "yappi.start(); sum(range(1000)); yappi.stop()\n"
+        "assert yappi.get_func_stats() is not None\n"
+        "print('project test ran with six', six.__version__)\n"
+    )
+    (project / "pyproject.toml").write_text(
+        "[tool.harness]\n"
+        'suites = ["import", "test-command"]\n'
+        'test-requires = ["six"]\n'
+        'test-sources = ["tests"]\n'
+        'test-command = "python {project}/tests/check_it.py"\n'
+    )
+    monkeypatch.chdir(project)
+    reports = tmp_path / "reports"
+    rc = main(["verify", str(HOST_WHEEL), "--report-dir", str(reports)])
+    doc = json.loads((reports / "report.json").read_text())
+    (run,) = doc["runs"]
+    assert rc == 0, run["reason"]
+    steps = {s["name"]: s for s in run["steps"]}
+    assert list(steps) == [
+        "venv",
+        "install",
+        "pick",
+        "install test-requires",
+        "smoke:import",
+        "smoke:test-command",
+    ]
+    assert "project test ran with six" in steps["smoke:test-command"]["output_tail"]
+
+
+def test_missing_test_sources_is_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.harness]\ntest-sources = ["nope"]\ntest-command = "true"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["verify", str(HOST_WHEEL), "--report-dir", str(tmp_path / "r")]) == 2
+    assert "test-sources" in capsys.readouterr().err
