@@ -31,7 +31,7 @@ from harness import config as config_mod
 from harness.checks.platforms import OS, parse_platform
 from harness.coverage import WheelFile, compute
 from harness.coverage import parse_wheel as parse_wheel_name
-from harness.envs import Environment, EnvSpec, Mount, Probe, Session, environment
+from harness.envs import Environment, EnvKind, EnvSpec, Mount, Probe, Session, environment
 from harness.errors import HarnessError, InfraError, UsageError
 from harness.inspect import InspectResult, inspect_paths
 from harness.report.model import Report, Run, RunStatus, Step, Verdict
@@ -302,6 +302,10 @@ def prepare_envs(
     """Build/probe every env; envs that cannot be had become (spec, reason) pairs."""
     ready: list[tuple[Environment, Probe]] = []
     broken: list[tuple[EnvSpec, str]] = []
+    if any(spec.kind is not EnvKind.HOST for spec in specs):
+        from harness.envs.docker import ensure_daemon
+
+        ensure_daemon()  # no daemon: one line and exit 3, not a grid of error cells
     for spec in specs:
         env = environment(spec)
         try:
@@ -428,19 +432,19 @@ def verify(
                         )
                     )
         for spec, reason in broken:
-            for wf in wheel_files:
-                runs.append(
-                    Run(
-                        env=spec.name,
-                        python="",
-                        platform="",
-                        wheel_filename=wf.filename,
-                        wheel_sha256=sha[wf.filename],
-                        status=RunStatus.ERROR,
-                        duration_s=0.0,
-                        reason=redact(f"environment unavailable: {reason}"),
-                    )
+            # one error cell per env that could not be had (its picks are unknown)
+            runs.append(
+                Run(
+                    env=spec.name,
+                    python="",
+                    platform="",
+                    wheel_filename="-",
+                    wheel_sha256="",
+                    status=RunStatus.ERROR,
+                    duration_s=0.0,
+                    reason=redact(f"environment unavailable: {reason}"),
                 )
+            )
         runs.extend(_execute(tasks, cfg, log))
 
     for filename in cov.untested:

@@ -242,3 +242,16 @@ def test_missing_test_sources_is_usage_error(
     monkeypatch.chdir(tmp_path)
     assert main(["verify", str(HOST_WHEEL), "--report-dir", str(tmp_path / "r")]) == 2
     assert "test-sources" in capsys.readouterr().err
+
+
+def test_no_docker_daemon_is_one_line_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
+    reports = tmp_path / "reports"
+    assert main(["verify", str(HOST_WHEEL), "--matrix", "linux", "--report-dir", str(reports)]) == 3
+    err = capsys.readouterr().err
+    assert "no Docker daemon reachable" in err
+    assert "DOCKER_HOST" in err
+    assert "Traceback" not in err
+    assert not reports.exists()  # no half report
