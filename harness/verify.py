@@ -508,9 +508,10 @@ def _execute(
         progress.start()
         task_id = progress.add_task("verifying", total=len(tasks))
     log(f"running {len(tasks)} env x wheel cell(s), {jobs} at a time")
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="harness-run")
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(run_one, t, cfg): t for t in tasks}
+        futures = {pool.submit(run_one, t, cfg): t for t in tasks}
+        try:
             for fut in as_completed(futures):
                 run = fut.result()
                 with lock:
@@ -525,6 +526,15 @@ def _execute(
                         progress.advance(task_id)
                     else:
                         log(line)
+        except KeyboardInterrupt:
+            # Ctrl-C: run nothing more, and remove the live containers now so the cells
+            # in flight end at once instead of after their step's timeout.
+            pool.shutdown(wait=False, cancel_futures=True)
+            from harness.envs import docker
+
+            docker.remove_live_sessions()
+            raise
+        pool.shutdown(wait=True)
     finally:
         if progress is not None:
             progress.stop()

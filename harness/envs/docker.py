@@ -160,6 +160,11 @@ def _remove_container(name: str) -> None:
             _live.discard(name)
 
 
+def remove_live_sessions() -> None:
+    """Remove every container this process still has (Ctrl-C in verify, and at exit)."""
+    _remove_leftovers()
+
+
 @atexit.register
 def _remove_leftovers() -> None:
     with _live_lock:

@@ -90,3 +90,72 @@ def test_yappi_passes_every_linux_env(docker_envs: dict[str, Environment], tmp_p
     if picks.get("musl"):
         assert "musllinux_1_2_x86_64" in picks["musl"]
     assert outcome.report.verdict == "pass"
+
+
+def test_ctrl_c_removes_containers_and_writes_no_report(
+    docker_envs: dict[str, Environment], tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    for whl in (DATA / "real").glob("yappi-1.7.6-cp3*-manylinux2014_x86_64*.whl"):
+        shutil.copy(whl, dist / whl.name)
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "verify",
+            str(dist),
+            "--matrix",
+            "linux",
+            "--env",
+            "bullseye",
+            "--env",
+            "trixie",
+            "--report-dir",
+            str(reports),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
+    assert proc.stdout is not None
+    # wait (bounded) until the cells are running, then interrupt
+    for line in proc.stdout:
+        if line.startswith("running "):
+            break
+    for _ in range(100):
+        names = subprocess.run(
+            ["docker", "ps", "--filter", "name=wheel-harness-", "--format", "{{.Names}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        if names:
+            break
+        time.sleep(0.1)
+    assert names, "no session container ever started"
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, rest
+    assert "interrupted" in rest
+    # `docker rm -f` of a --rm container may still be finishing: allow it a few seconds
+    for _ in range(50):
+        left = subprocess.run(
+            ["docker", "ps", "-a", "--filter", "name=wheel-harness-", "--format", "{{.Names}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        if not set(left) & set(names):
+            break
+        time.sleep(0.2)
+    assert not set(left) & set(names)
+    assert not (reports / "report.json").exists()
