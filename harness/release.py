@@ -8,13 +8,11 @@ otherwise. Every file is checked against the index's sha256 before it is used.
 from __future__ import annotations
 
 import hashlib
-import html.parser
 import json
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -22,16 +20,11 @@ from packaging.version import InvalidVersion, Version
 
 from harness import console
 from harness.errors import InfraError, UsageError, WheelsFailed
+from harness.fsutil import sha256_file
+from harness.redact import Redactor
+from harness.simple_index import SIMPLE_ACCEPT, Listed, parse_simple_html, parse_simple_json
 
 DEFAULT_INDEX = "https://pypi.org/simple/"
-_ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
-
-
-@dataclass(frozen=True, kw_only=True)
-class IndexFile:
-    filename: str
-    url: str
-    sha256: str | None
 
 
 def parse_spec(spec: str) -> tuple[str, Version]:
@@ -45,11 +38,7 @@ def parse_spec(spec: str) -> tuple[str, Version]:
 
 
 def _redact(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.password or parts.username:
-        netloc = "***@" + (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    return url
+    return Redactor.from_env(os.environ)(url)
 
 
 def _get(url: str, accept: str | None = None, timeout: float = 60) -> tuple[bytes, str]:
@@ -66,43 +55,18 @@ def _get(url: str, accept: str | None = None, timeout: float = 60) -> tuple[byte
         raise InfraError(f"{_redact(url)}: index unreachable ({reason})") from exc
 
 
-class _Links(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            href = dict(attrs).get("href")
-            if href:
-                self.links.append(href)
-
-
-def list_files(index_url: str, project: str) -> list[IndexFile]:
+def list_files(index_url: str, project: str) -> list[Listed]:
     base = index_url.rstrip("/") + "/"
     url = urllib.parse.urljoin(base, canonicalize_name(project) + "/")
-    body, ctype = _get(url, _ACCEPT)
-    files: list[IndexFile] = []
+    body, ctype = _get(url, SIMPLE_ACCEPT)
     if "json" in ctype:
-        doc = json.loads(body)
-        for f in doc.get("files", []):
-            files.append(
-                IndexFile(
-                    filename=f["filename"],
-                    url=urllib.parse.urljoin(url, f["url"]),
-                    sha256=(f.get("hashes") or {}).get("sha256"),
-                )
-            )
-        return files
-    parser = _Links()
-    parser.feed(body.decode("utf-8", "replace"))
-    for href in parser.links:
-        full = urllib.parse.urljoin(url, href)
-        path, _, frag = full.partition("#")
-        name = urllib.parse.unquote(path.rsplit("/", 1)[-1])
-        sha = frag[len("sha256=") :] if frag.startswith("sha256=") else None
-        files.append(IndexFile(filename=name, url=path, sha256=sha))
-    return files
+        try:
+            listed = parse_simple_json(url, json.loads(body))
+        except json.JSONDecodeError as exc:
+            raise InfraError(f"{_redact(url)}: the index sent invalid JSON ({exc})") from exc
+    else:
+        listed = parse_simple_html(url, body.decode("utf-8", "replace"))
+    return list(listed.values())
 
 
 def cache_dir() -> Path:
@@ -115,7 +79,7 @@ def cache_dir() -> Path:
 def download_release(spec: str, index_url: str = DEFAULT_INDEX) -> list[Path]:
     """Every wheel of NAME==VERSION, downloaded (cached by sha256) and verified."""
     name, version = parse_spec(spec)
-    wheels: list[IndexFile] = []
+    wheels: list[Listed] = []
     for f in list_files(index_url, name):
         if not f.filename.endswith(".whl"):
             continue
@@ -132,24 +96,17 @@ def download_release(spec: str, index_url: str = DEFAULT_INDEX) -> list[Path]:
     out: list[Path] = []
     for i, f in enumerate(sorted(wheels, key=lambda x: x.filename), 1):
         target = dest / f.filename
-        if target.is_file() and f.sha256 and _sha256(target) == f.sha256:
+        expected = f.hashes.get("sha256")
+        if target.is_file() and expected and sha256_file(target) == expected:
             out.append(target)
             continue
         console.info(f"downloading [{i}/{len(wheels)}] {f.filename}")
         data, _ = _get(f.url, timeout=300)
         digest = hashlib.sha256(data).hexdigest()
-        if f.sha256 and digest != f.sha256:
-            raise WheelsFailed(f"{f.filename}: sha256 {digest} differs from the index's {f.sha256}")
+        if expected and digest != expected:
+            raise WheelsFailed(f"{f.filename}: sha256 {digest} differs from the index's {expected}")
         tmp = target.with_name(f".{target.name}.part")
         tmp.write_bytes(data)
         os.replace(tmp, target)
         out.append(target)
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()

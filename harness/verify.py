@@ -10,7 +10,6 @@ run:   per (env, picked wheel), in parallel: fresh venv, `pip install --no-index
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -33,7 +32,9 @@ from harness.coverage import WheelFile, compute
 from harness.coverage import parse_wheel as parse_wheel_name
 from harness.envs import Environment, EnvKind, EnvSpec, Mount, Probe, Session, environment
 from harness.errors import HarnessError, InfraError, UsageError
+from harness.fsutil import sha256_file
 from harness.inspect import InspectResult, inspect_paths
+from harness.redact import Redactor
 from harness.report.model import Report, Run, RunStatus, Step, Verdict
 
 SMOKE_DIR = Path(__file__).parent / "smoke"
@@ -42,15 +43,10 @@ SMOKE = "/harness-smoke"
 SOURCES = "/project"
 TAIL_LINES = 40
 
-_SECRET_ENV = re.compile(r"(TOKEN|PASSWORD|SECRET|_KEY|CREDENTIAL)", re.IGNORECASE)
-
 
 def redact(text: str) -> str:
-    """Replace the values of secret-looking environment variables wherever they appear."""
-    for key, value in os.environ.items():
-        if value and len(value) >= 6 and _SECRET_ENV.search(key):
-            text = text.replace(value, "***")
-    return text
+    """Mask secrets of this process's environment (tokens, passwords, keys) in ``text``."""
+    return Redactor.from_env(os.environ)(text)
 
 
 def tail(text: str, lines: int = TAIL_LINES) -> str:
@@ -207,7 +203,9 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
             picked = mine[0] if mine else None
             ok = picked == task.wheel.name
             actual_sha = (
-                _sha256(wheelhouse / picked) if picked and (wheelhouse / picked).is_file() else None
+                sha256_file(wheelhouse / picked)
+                if picked and (wheelhouse / picked).is_file()
+                else None
             )
             ok = ok and actual_sha == task.sha256
             steps.append(
@@ -272,14 +270,6 @@ def _parse_result(out: str) -> dict[str, object] | None:
                 return None
             return doc if isinstance(doc, dict) else None
     return None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- plan

@@ -17,8 +17,8 @@ from harness.promote.engine import Engine, Outcome, Promotion, Refusal, Step, it
 from harness.promote.engine import refusals as find_refusals
 from harness.promote.gate import REPORT_FILENAME, InvalidReport, evaluate, load_report
 from harness.promote.journal import JOURNAL_FILENAME, Journal, RunOutcome, locked
-from harness.promote.redact import Redactor
 from harness.promote.targets import Target, TargetKind, parse_target
+from harness.redact import Redactor
 
 HELP = "publish exactly the files a report passed, to PyPI and/or an S3 mirror"
 DESCRIPTION = """\

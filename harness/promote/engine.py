@@ -21,8 +21,8 @@ from harness.promote import rules
 from harness.promote.destination import Destination, Item, Presence, Remote, TransientError
 from harness.promote.gate import GateResult
 from harness.promote.journal import FileEntry, FileState, IndexEntry, Journal, now
-from harness.promote.redact import Redactor
 from harness.promote.targets import Target, TargetKind
+from harness.redact import Redactor
 
 
 class Action(StrEnum):

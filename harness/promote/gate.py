@@ -23,6 +23,8 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from harness.errors import InputError
 from harness.findings import Severity
+from harness.fsutil import sha256_file
+from harness.report.model import RunStatus, Verdict
 
 REPORT_SCHEMA = "harness-report/1"
 INSPECT_SCHEMA = "harness-inspect/1"
@@ -31,18 +33,6 @@ MAX_REPORT_BYTES = 64 * 1024 * 1024
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _E = TypeVar("_E", bound=StrEnum)
-
-
-class Verdict(StrEnum):
-    PASS = "pass"  # noqa: S105 (a verdict, not a password)
-    FAIL = "fail"
-
-
-class RunStatus(StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"
-    ERROR = "error"
-    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,9 +169,7 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def sha256_of(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+sha256_of = sha256_file
 
 
 def load_report(path: Path) -> Report:

@@ -16,9 +16,8 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -37,18 +36,14 @@ from harness.promote.destination import (
     hash_file,
     hash_stream,
 )
-from harness.promote.redact import Redactor
 from harness.promote.targets import Target, TargetKind
+from harness.redact import Redactor
+from harness.simple_index import SIMPLE_ACCEPT, Listed, parse_simple_html, parse_simple_json
 
 TOKEN_USERNAME = "__token__"  # noqa: S105 (PyPI's API-token user name)
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 300.0
 MAX_REDIRECTS = 5
-SIMPLE_ACCEPT = (
-    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
-    "text/html;q=0.1"
-)
-
 log = logging.getLogger(__name__)
 logging.getLogger("twine").addHandler(logging.NullHandler())
 
@@ -66,13 +61,6 @@ def credentials_from_env(env: Mapping[str, str]) -> Credentials | None:
         return None
     username = env.get("TWINE_USERNAME", "") or TOKEN_USERNAME
     return Credentials(username=username, password=password)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Listed:
-    filename: str
-    url: str
-    hashes: Mapping[str, str]
 
 
 class _TimeoutAdapter(HTTPAdapter):
@@ -101,61 +89,6 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), port
-
-
-class _Links(HTMLParser):
-    """PEP 503 anchors: (href, text)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[tuple[str, str]] = []
-        self._href: str | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._href = dict(attrs).get("href") or ""
-            self._text = []
-
-    def handle_data(self, data: str) -> None:
-        if self._href is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.links.append((self._href, "".join(self._text).strip()))
-            self._href = None
-
-
-def parse_simple_html(page_url: str, text: str) -> dict[str, Listed]:
-    parser = _Links()
-    parser.feed(text)
-    out: dict[str, Listed] = {}
-    for href, label in parser.links:
-        url = urljoin(page_url, href)
-        parts = urlsplit(url)
-        filename = unquote(parts.path.rsplit("/", 1)[-1]) or label
-        hashes: dict[str, str] = {}
-        if "=" in parts.fragment:
-            algo, _, digest = parts.fragment.partition("=")
-            hashes[algo.lower()] = digest.lower()
-        out[filename] = Listed(filename=filename, url=url.split("#", 1)[0], hashes=hashes)
-    return out
-
-
-def parse_simple_json(page_url: str, doc: Any) -> dict[str, Listed]:
-    out: dict[str, Listed] = {}
-    files = doc.get("files", []) if isinstance(doc, dict) else []
-    for f in files if isinstance(files, list) else []:
-        if not isinstance(f, dict) or not isinstance(f.get("filename"), str):
-            continue
-        hashes = f.get("hashes") if isinstance(f.get("hashes"), dict) else {}
-        out[f["filename"]] = Listed(
-            filename=f["filename"],
-            url=urljoin(page_url, str(f.get("url", ""))),
-            hashes={str(k).lower(): str(v).lower() for k, v in (hashes or {}).items()},
-        )
-    return out
 
 
 class PypiIndex:

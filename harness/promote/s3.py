@@ -37,8 +37,8 @@ from botocore.exceptions import (
 
 from harness.errors import InfraError, UsageError
 from harness.promote.destination import Item, Presence, Remote, TransientError, hash_stream
-from harness.promote.redact import Redactor
 from harness.promote.targets import Target, TargetKind
+from harness.redact import Redactor
 
 WHEEL_CONTENT_TYPE = "application/octet-stream"
 PAGE_CONTENT_TYPE = "text/html; charset=utf-8"

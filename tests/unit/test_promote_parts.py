@@ -12,9 +12,9 @@ from harness.errors import InputError, UsageError
 from harness.promote import rules
 from harness.promote.journal import FileEntry, FileState, Journal, RunOutcome, locked
 from harness.promote.pypi import credentials_from_env, parse_simple_html, parse_simple_json
-from harness.promote.redact import Redactor
 from harness.promote.s3 import MirrorFile, project_page, root_page
 from harness.promote.targets import TargetKind, parse_target
+from harness.redact import Redactor
 from tests.unit.promote_support import REAL, YAPPI_CP311, make_wheel
 
 
