@@ -255,3 +255,23 @@ def test_no_docker_daemon_is_one_line_exit_3(
     assert "DOCKER_HOST" in err
     assert "Traceback" not in err
     assert not reports.exists()  # no half report
+
+
+def test_hung_step_is_an_error_cell_and_the_rest_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.harness]\nsuites = ["import", "test-command"]\n'
+        'test-command = "python -c \\"import time; time.sleep(60)\\""\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    reports = tmp_path / "reports"
+    rc = main(["verify", str(HOST_WHEEL), "--timeout", "5", "--report-dir", str(reports)])
+    assert rc == 1
+    doc = json.loads((reports / "report.json").read_text())
+    (run,) = doc["runs"]
+    assert run["status"] == "error"
+    assert "timed out after 5s" in run["reason"]
+    steps = {s["name"]: s for s in run["steps"]}
+    assert steps["smoke:import"]["status"] == "passed"  # the steps before it ran normally
+    assert steps["smoke:test-command"]["detail"]["timed_out"] is True
