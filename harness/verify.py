@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -237,7 +238,12 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
                         continue
                     project = session.path(mounts[-1]) if task.sources_dir else SOURCES
                     command = cfg.test_command.replace("{project}", project)
-                    argv = ["sh", "-c", f". {session.workdir}/venv/bin/activate && {command}"]
+                    if probe.os == "windows":  # host mode on a Windows runner
+                        activate = f"{session.workdir}\\venv\\Scripts\\activate.bat"
+                        argv = ["cmd", "/c", f"call {activate} && {command}"]
+                    else:
+                        activate = f"{session.workdir}/venv/bin/activate"
+                        argv = ["sh", "-c", f". {activate} && {command}"]
                 s, out = step(f"smoke:{suite}", argv)
                 result = _parse_result(out)
                 if result is not None:
@@ -323,7 +329,7 @@ def _prepare_deps(
         if p not in plats and p != "any":
             plats.append(p)
     argv = [
-        os.environ.get("HARNESS_PIP_PYTHON", "python3"),
+        os.environ.get("HARNESS_PIP_PYTHON", sys.executable),
         "-m",
         "pip",
         "download",
