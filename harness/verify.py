@@ -14,8 +14,8 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
