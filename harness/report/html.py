@@ -108,9 +108,15 @@ def _grid(report: Report, ids: dict[int, str], inspect_ids: dict[str, str]) -> s
             )
             if x
         )
+        gap = (
+            '<span class="env-gap" title="no wheel of the release installs here">'
+            "gap: no wheel for this env</span>"
+            if info[env].get("gap")
+            else ""
+        )
         head.append(
             f'<th scope="col" data-env="{_e(env)}"><span class="env-name">{_name(env)}</span>'
-            f'<span class="env-sub">{_name(sub)}</span></th>'
+            f'<span class="env-sub">{_name(sub)}</span>{gap}</th>'
         )
     errors = {
         str(w.get("filename", "")): len(text.error_findings(w)) for w in text.inspect_wheels(report)

@@ -143,9 +143,11 @@ def env_info(report: Report) -> dict[str, dict[str, str]]:
         info[name] = {
             "python": str(env.get("python", "") or ""),
             "platform": str(env.get("platform", "") or ""),
+            # coverage found no wheel pip would install there: a gap in the release
+            "gap": "yes" if "picked" in env and env.get("picked") is None else "",
         }
     for run in report.runs:
-        entry = info.setdefault(run.env, {"python": "", "platform": ""})
+        entry = info.setdefault(run.env, {"python": "", "platform": "", "gap": ""})
         entry["python"] = entry["python"] or run.python
         entry["platform"] = entry["platform"] or run.platform
     return info

@@ -510,3 +510,19 @@ def test_html_passing_and_empty_reports() -> None:
     page = parse(html.render(empty))
     assert page.cells == []
     assert "No runs." in "".join(page.text)
+
+
+def test_html_marks_envs_where_no_wheel_installs() -> None:
+    from dataclasses import replace
+
+    report = replace(
+        passing_report(),
+        envs=(
+            {"name": "debian-bookworm", "python": "3.11", "platform": "x", "picked": W_OK},
+            {"name": "i686", "python": "3.11", "platform": "linux-i686", "picked": None},
+        ),
+    )
+    page = html.render(report)
+    heads = re.findall(r'<th scope="col" data-env="([^"]+)">(.*?)</th>', page)
+    marked = {env: "gap: no wheel for this env" in body for env, body in heads}
+    assert marked == {"debian-bookworm": False, "i686": True}
