@@ -122,6 +122,12 @@ def render(report: Report) -> str:
         "",
         *_table(report),
     ]
+    gaps = [str(e.get("name")) for e in report.envs if "picked" in e and e.get("picked") is None]
+    if gaps:
+        parts += [
+            "**Gaps**: no wheel of the release installs in " + ", ".join(esc(g) for g in gaps),
+            "",
+        ]
     if report.untested:
         parts += ["**Untested** (no environment here exercised them):", ""]
         parts += [f"- {esc(w)}" for w in report.untested]

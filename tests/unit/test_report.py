@@ -526,3 +526,15 @@ def test_html_marks_envs_where_no_wheel_installs() -> None:
     heads = re.findall(r'<th scope="col" data-env="([^"]+)">(.*?)</th>', page)
     marked = {env: "gap: no wheel for this env" in body for env, body in heads}
     assert marked == {"debian-bookworm": False, "i686": True}
+
+
+def test_markdown_names_the_gaps() -> None:
+    from dataclasses import replace
+
+    report = replace(
+        passing_report(),
+        envs=({"name": "debian-bookworm", "picked": W_OK}, {"name": "i686", "picked": None}),
+    )
+    text = markdown.render(report)
+    assert "**Gaps**: no wheel of the release installs in i686" in text
+    assert "**Gaps**" not in markdown.render(passing_report())
