@@ -22,11 +22,17 @@ from harness.findings import Finding, error, warning
 from harness.wheel import Wheel
 
 
-def _text(raw: bytes, path: str) -> tuple[str | None, Finding | None]:
+def _read_text(
+    wheel: Wheel, path: str, *, missing: str, invalid: str
+) -> tuple[str | None, Finding | None]:
+    """A .dist-info text file: its text, or the finding that says why there is none."""
+    raw = wheel.contents.get(path)
+    if raw is None:
+        return None, error(missing, f"no {path.rsplit('/', 1)[-1]} file", path=path)
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError as exc:
-        return None, error("metadata.invalid", f"not UTF-8: {exc}", path=path)
+        return None, error(invalid, f"not UTF-8: {exc}", path=path)
 
 
 def check(wheel: Wheel) -> Iterator[Finding]:
@@ -66,14 +72,10 @@ def _check_dist_info_name(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
 
 def _check_wheel_file(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
     path = f"{dist_info}/WHEEL"
-    raw = wheel.contents.get(path)
-    if raw is None:
-        yield error("wheel.missing", "no WHEEL file", path=path)
-        return
-    text, problem = _text(raw, path)
+    text, problem = _read_text(wheel, path, missing="wheel.missing", invalid="wheel.invalid")
     if text is None:
-        assert problem is not None
-        yield error("wheel.invalid", problem.message, path=path)
+        if problem is not None:
+            yield problem
         return
     msg = email.parser.Parser(policy=email.policy.compat32).parsestr(text)
     defects = [str(d) for d in msg.defects]
@@ -124,14 +126,10 @@ def _check_wheel_file(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
 
 def _check_metadata(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
     path = f"{dist_info}/METADATA"
-    raw = wheel.contents.get(path)
-    if raw is None:
-        yield error("metadata.missing", "no METADATA file", path=path)
-        return
-    text, problem = _text(raw, path)
+    text, problem = _read_text(wheel, path, missing="metadata.missing", invalid="metadata.invalid")
     if text is None:
-        assert problem is not None
-        yield problem
+        if problem is not None:
+            yield problem
         return
     raw_meta, _unparsed = parse_email(text)
     try:
