@@ -31,7 +31,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "harness.inspect",
     "envs": "harness.envs.cli",
     "coverage": "harness.coverage",
-    "verify": "harness.verify",
+    "verify": "harness.verify.cli",
     "promote": "harness.promote.cli",
 }
 

@@ -9,7 +9,8 @@ import pytest
 from harness import config
 from harness.errors import InputError, UsageError
 from harness.release import parse_spec
-from harness.verify import _parse_result, _top_level_modules, redact, static_only_reason
+from harness.verify.cell import _parse_result, _top_level_modules, redact
+from harness.verify.plan import static_only_reason
 
 DATA = Path(__file__).parent.parent / "data"
 

@@ -1,0 +1,134 @@
+"""`harness verify` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from harness import config as config_mod
+from harness import console
+from harness.errors import UsageError
+from harness.report.model import Verdict
+from harness.verify.plan import verify
+
+HELP = "install wheels in the environments their tags promise, smoke-test, write a report"
+DESCRIPTION = """\
+Inspect the wheels, then install each one into every environment of the matrix where pip
+would pick it (a fresh venv, --no-index from a read-only wheelhouse holding all the
+wheels), check pip took exactly the expected file (name + sha256), and run the smoke
+suites there (import; profiler for known profilers; the project's test-command).
+Wheels no environment here can run (macOS, Windows on Linux) are reported "static only".
+Writes DIR/report.json, junit.xml, summary.md (+ $GITHUB_STEP_SUMMARY) and report.html.
+
+Smoke suites and test settings come from [tool.harness] in ./pyproject.toml (--config).
+exit codes: 0 verdict pass, 1 a wheel failed, 2 bad input, 3 infrastructure error.
+
+examples:
+  harness verify --release yappi==1.7.6 --matrix host      # no Docker needed
+  harness verify dist/ --matrix linux --report-dir reports/
+  harness verify dist/*.whl --matrix nightly --env bullseye --env trixie --jobs 2
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "wheels",
+        nargs="*",
+        type=Path,
+        metavar="WHEELS",
+        help="wheel files or directories of wheels",
+    )
+    parser.add_argument(
+        "--release",
+        metavar="NAME==VERSION",
+        help="verify every wheel of a published release instead",
+    )
+    parser.add_argument(
+        "--index-url",
+        default=None,
+        metavar="URL",
+        help="simple index for --release (default: PyPI, or $PIP_INDEX_URL)",
+    )
+    parser.add_argument(
+        "--matrix",
+        "-m",
+        default=None,
+        metavar="M",
+        help="matrix name (matrices/M.toml) or path; default: this machine (host, no Docker)",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only these envs of the matrix (repeatable)",
+    )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parallel runs (default: [tool.harness] jobs, else cores)",
+    )
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="where the report goes (default: ./reports)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("pyproject.toml"),
+        metavar="FILE",
+        help="pyproject.toml with [tool.harness] (default: ./pyproject.toml)",
+    )
+    parser.add_argument(
+        "--timeout", type=int, default=None, metavar="S", help="seconds per step (default 600)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness import matrix as matrix_mod
+    from harness.release import DEFAULT_INDEX, download_release
+
+    if bool(args.wheels) == bool(args.release):
+        raise UsageError("give WHEELS or --release NAME==VERSION (one of them)")
+    cfg = config_mod.load(args.config if args.config.is_file() else None)
+    if args.jobs is not None:
+        if args.jobs < 1:
+            raise UsageError("--jobs must be at least 1")
+        cfg = replace(cfg, jobs=args.jobs)
+    if args.timeout is not None:
+        cfg = replace(cfg, timeout_s=args.timeout)
+    mx = matrix_mod.load(args.matrix) if args.matrix else matrix_mod.embedded_default()
+    specs = list(mx.envs)
+    if args.env:
+        known = {s.name for s in specs}
+        unknown = [e for e in args.env if e not in known]
+        if unknown:
+            raise UsageError(
+                f"--env {', '.join(unknown)}: not in matrix {mx.name} "
+                f"(has: {', '.join(sorted(known))})"
+            )
+        specs = [s for s in specs if s.name in args.env]
+    if args.release:
+        index = args.index_url or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX
+        wheels = download_release(args.release, index)
+    else:
+        wheels = list(args.wheels)
+    outcome = verify(wheels, specs, cfg, args.report_dir, matrix_name=mx.name)
+    rep = outcome.report
+    counts = rep.counts()
+    console.out().print(
+        f"verdict: {rep.verdict.upper()}  ({counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['error']} error, {counts['skipped']} static only; "
+        f"{rep.inspect_errors} inspect error finding(s))  report: {outcome.report_dir}/",
+        markup=False,
+        highlight=False,
+    )
+    return 0 if rep.verdict is Verdict.PASS else 1
