@@ -28,7 +28,10 @@ ADAPTERS = ("yappi", "cprofile")
 # distributions whose profiler adapter ships with the harness
 DEFAULT_ADAPTER_FOR = {"yappi": "yappi"}
 
+# --require-coverage / require-coverage: which untested wheels fail the verdict
+REQUIRE_COVERAGE = ("linux", "all")
 _KEYS = {
+    "require-coverage",
     "suites",
     "import",
     "profiler-adapter",
@@ -51,6 +54,8 @@ class Config:
     timeout_s: int = 600
     jobs: int = field(default_factory=lambda: os.cpu_count() or 2)
     source: str | None = None  # the pyproject.toml it came from
+    # wheel families ("linux", "all") whose untested wheels fail the verdict
+    require_coverage: str | None = None
 
     def suites_for(self, distribution: str) -> tuple[str, ...]:
         if self.suites is not None:
@@ -76,6 +81,7 @@ class Config:
             "timeout_s": self.timeout_s,
             "jobs": self.jobs,
             "source": self.source,
+            "require_coverage": self.require_coverage,
         }
 
 
@@ -138,6 +144,14 @@ def load(pyproject: Path | None) -> Config:
         cfg = replace(cfg, timeout_s=_positive(pyproject, "timeout", table["timeout"]))
     if "jobs" in table:
         cfg = replace(cfg, jobs=_positive(pyproject, "jobs", table["jobs"]))
+    if "require-coverage" in table:
+        value = table["require-coverage"]
+        if value not in REQUIRE_COVERAGE:
+            raise InputError(
+                f"{pyproject}: [tool.harness] require-coverage must be one of "
+                f"{', '.join(REQUIRE_COVERAGE)}, not {value!r}"
+            )
+        cfg = replace(cfg, require_coverage=value)
     return cfg
 
 

@@ -74,6 +74,7 @@ class Recipe:
     interpreter: str
     user: str
     digest: str
+    uses: tuple[str, ...] = ()  # the containers/_lib scripts build.sh runs
 
     @property
     def tag(self) -> str:
@@ -143,6 +144,7 @@ def load_recipe(name: str, *, base: Path | None = None, origin: EnvSpec | None =
         interpreter=values["interpreter"],
         user=values["user"],
         digest=recipe_digest(path, uses),
+        uses=tuple(uses),
     )
 
 
@@ -208,6 +210,7 @@ def _run_script(recipe: Recipe, outdir: Path, logfile: Path, log: ProgressLog | 
         HARNESS_LIB=str(recipe.path.parent / LIB_DIR),
         HARNESS_JOBS=env.get("HARNESS_JOBS") or str(os.cpu_count() or 2),
         HARNESS_APT_CACHE=env.get("HARNESS_APT_CACHE") or str(cache_dir() / "apt"),
+        HARNESS_BUILD_CACHE=env.get("HARNESS_BUILD_CACHE") or str(cache_dir() / "cpython"),
         LC_ALL="C.UTF-8",
     )
     result: list[proc.Completed] = []

@@ -247,3 +247,16 @@ def _parse_env(path: Path, name: str, raw: object) -> EnvSpec:
         description=values.get("description", ""),
         source=path,
     )
+
+
+def other_envs(current: Matrix, matrices_dir: Path | None = None) -> list[EnvSpec]:
+    """The envs of every other matrix in the directory (coverage names them as where an
+    untested wheel could run); a broken sibling matrix only loses that hint."""
+    from harness.errors import HarnessError
+
+    try:
+        every = load_all(matrices_dir)
+    except HarnessError:
+        return []
+    mine = {e.name for e in current.envs}
+    return [e for e in every.envs if e.name not in mine]

@@ -113,6 +113,9 @@ def _inspect(report: Report) -> list[str]:
 def render(report: Report) -> str:
     verdict = report.verdict
     mark = "\u2705 PASS" if verdict is Verdict.PASS else "\u274c FAIL"
+    if report.coverage:
+        ran, total = report.ran()
+        mark += f" ({ran} of {total} wheels ran)"
     parts: list[str] = [
         f"## wheel-harness verify: {mark}",
         "",
@@ -129,8 +132,16 @@ def render(report: Report) -> str:
             "",
         ]
     if report.untested:
+        why = {str(w.get("filename")): str(w.get("reason") or "") for w in report.coverage}
+        required = set(report.uncovered)
         parts += ["**Untested** (no environment here exercised them):", ""]
-        parts += [f"- {esc(w)}" for w in report.untested]
+        for w in report.untested:
+            line = f"- {esc(w)}"
+            if why.get(w):
+                line += f": {esc(why[w])}"
+            if w in required:
+                line += " **(required: fails the verdict)**"
+            parts.append(line)
         parts.append("")
     head = "\n".join(parts) + "\n"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness import config as config_mod
 from harness import console
+from harness.config import REQUIRE_COVERAGE
 from harness.errors import UsageError
 from harness.report.model import Verdict
 from harness.verify.plan import verify
@@ -50,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="URL",
         help="simple index for --release (default: PyPI, or $PIP_INDEX_URL)",
+    )
+    parser.add_argument(
+        "--require-coverage",
+        choices=REQUIRE_COVERAGE,
+        default=None,
+        help="untested wheels of these platforms fail the verdict: linux (manylinux/"
+        "musllinux) or all ([tool.harness] require-coverage)",
     )
     parser.add_argument(
         "--matrix",
@@ -121,11 +129,14 @@ def run(args: argparse.Namespace) -> int:
         wheels = download_release(args.release, index)
     else:
         wheels = list(args.wheels)
-    outcome = verify(wheels, specs, cfg, args.report_dir, matrix_name=mx.name)
+    if args.require_coverage:
+        cfg = replace(cfg, require_coverage=args.require_coverage)
+    elsewhere = matrix_mod.other_envs(mx)
+    outcome = verify(wheels, specs, cfg, args.report_dir, matrix_name=mx.name, elsewhere=elsewhere)
     rep = outcome.report
     counts = rep.counts()
     console.out().print(
-        f"verdict: {rep.verdict.upper()}  ({counts['passed']} passed, {counts['failed']} failed, "
+        f"verdict: {rep.verdict_line}  ({counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['error']} error, {counts['skipped']} static only; "
         f"{rep.inspect_errors} inspect error finding(s))  report: {outcome.report_dir}/",
         markup=False,

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness import __version__, console
 from harness import config as config_mod
 from harness.checks.platforms import OS, parse_platform
-from harness.coverage import WheelFile, compute
+from harness.coverage import Family, WheelFile, compute
 from harness.coverage import parse_wheel as parse_wheel_name
 from harness.envs import Environment, EnvKind, EnvSpec, Probe, environment
 from harness.errors import HarnessError, InfraError, UsageError
@@ -34,6 +34,15 @@ def static_only_reason(filename: str) -> str:
     if OS.WINDOWS in kinds:
         return "static only: Windows wheel; runs in host mode on a Windows runner (--matrix host)"
     return "static only: no environment of this matrix installs this wheel"
+
+
+def required_families(require: str | None) -> tuple[str, ...]:
+    """``require-coverage``: linux -> Linux wheels must run; all -> every wheel must."""
+    if require == "all":
+        return tuple(str(f) for f in Family)
+    if require == "linux":
+        return (str(Family.LINUX),)
+    return ()
 
 
 def prepare_envs(
@@ -132,13 +141,20 @@ def verify(
     report_dir: Path,
     *,
     matrix_name: str,
+    elsewhere: Sequence[EnvSpec] = (),
     log: Callable[[str], None] = console.info,
 ) -> VerifyOutcome:
     inspected: InspectResult = inspect_paths(wheels)
     files = [w.wheel.path for w in inspected.wheels]
     wheel_files: list[WheelFile] = [parse_wheel_name(p.name) for p in files]
     ready, broken = prepare_envs(specs, log)
-    cov = compute(wheel_files, [(env.spec, probe) for env, probe in ready])
+    cov = compute(
+        wheel_files,
+        [(env.spec, probe) for env, probe in ready],
+        matrix_name=f"matrix {matrix_name}",
+        elsewhere=elsewhere,
+    )
+    reasons = {w.filename: w.reason for w in cov.wheels}
     sha = {w.wheel.filename: w.wheel.sha256 for w in inspected.wheels}
 
     runs: list[Run] = []
@@ -197,7 +213,11 @@ def verify(
                 wheel_sha256=sha[filename],
                 status=RunStatus.SKIPPED,
                 duration_s=0.0,
-                reason=static_only_reason(filename),
+                reason=(
+                    f"static only: {reasons[filename]}"
+                    if reasons.get(filename)
+                    else static_only_reason(filename)
+                ),
             )
         )
     report = Report(
@@ -211,6 +231,8 @@ def verify(
             for p in cov.envs
         ),
         untested=cov.untested,
+        coverage=tuple(w.to_json() for w in cov.wheels),
+        required=required_families(cfg.require_coverage),
     )
     from harness.report import write_report
 

@@ -57,8 +57,10 @@ def test_recipe_hash_changes_with_recipe_and_lib(tmp_path: Path) -> None:
     with (tree / "_lib" / "debian.sh").open("a") as handle:
         handle.write("# shared change\n")
     changed = {r.name: r.digest for r in images.all_recipes(tree)}
+    uses = {r.name: r.uses for r in images.all_recipes(tree)}
+    assert {n for n, u in uses.items() if "cpython.sh" in u} >= {"musl-cpython3.13-amd64"}
     for name, digest in changed.items():
-        uses_debian = name.startswith("debian-")
+        uses_debian = "debian.sh" in uses[name]
         assert (digest != after[name]) is uses_debian, name
 
 
