@@ -34,7 +34,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from harness.envs.base import EnvSpec, Probe
+from harness.envs.base import EnvKind, EnvSpec, Probe
 from harness.errors import ExitCode, InfraError, UsageError
 
 SCHEMA = "harness-coverage/1"
@@ -432,6 +432,12 @@ def run(args: argparse.Namespace) -> int:
     m = matrix.load(args.matrix)
     elsewhere = matrix.other_envs(m)
     probed: list[tuple[EnvSpec, Probe]] = []
+    if not args.no_build and any(s.kind is not EnvKind.HOST for s in m.envs):
+        from harness.envs.docker import ensure_daemon
+        from harness.images import preflight_specs
+
+        ensure_daemon()
+        preflight_specs(m.envs)
     for spec in m.envs:
         env = environment(spec)
         if not args.no_build:

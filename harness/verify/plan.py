@@ -55,6 +55,9 @@ def prepare_envs(
         from harness.envs.docker import ensure_daemon
 
         ensure_daemon()  # no daemon: one line and exit 3, not a grid of error cells
+        from harness.images import preflight_specs
+
+        preflight_specs(specs)  # every missing host tool in one line, before any build
     for spec in specs:
         env = environment(spec)
         try:

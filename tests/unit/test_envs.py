@@ -109,3 +109,36 @@ def test_host_env_is_the_running_interpreter() -> None:
     assert env.image is None
     missing = environment(EnvSpec(name="h", kind=EnvKind.HOST, interpreter="/nonexistent/python9"))
     assert not missing.is_ready()
+
+
+def test_preflight_names_every_missing_tool_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tmp_path / "containers"
+    shutil.copytree(CONTAINERS, tree)
+    ppc = tree / "debian-sid-ppc64le"
+    ppc.mkdir()
+    (ppc / "build.sh").write_text('exec bash "$HARNESS_LIB/debian.sh" sid ppc64el "$1"\n')
+    (ppc / "recipe.toml").write_text(
+        'description = "d"\nplatform = "linux/ppc64le"\npython = "3.14"\n'
+        'interpreter = "python3"\nuser = "harness"\nuses = ["debian.sh"]\n'
+    )
+    recipes = [
+        images.load_recipe(n, base=tree) for n in ("debian-sid-ppc64le", "musl-cpython3.13-arm64")
+    ]
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no host tool at all
+    monkeypatch.setattr(images, "BINFMT_DIR", tmp_path / "no-binfmt")
+    with pytest.raises(images.InfraError) as info:
+        images.preflight(recipes)
+    text = str(info.value)
+    assert "\n" not in text
+    for tool in ("mmdebstrap", "musl-gcc", "aarch64-linux-gnu-gcc", "qemu-ppc64le-static"):
+        assert tool in text
+    assert (
+        "apt-get install -y --no-install-recommends gcc gcc-aarch64-linux-gnu make "
+        "mmdebstrap musl-tools qemu-user-static xz-utils" in text
+    )
+    assert "update-binfmts --enable qemu-aarch64 qemu-ppc64le" in text
+    assert images.InfraError.exit_code == ExitCode.INFRA
