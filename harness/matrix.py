@@ -23,8 +23,9 @@ error naming the file and the key)::
     kind = "host"
     interpreter = "/usr/bin/python3.11"            # optional, default: the harness's own
 
-An env reached twice through includes from the same file is one env; two different
-definitions of one name are an error.
+An env defined identically twice (reached through two includes, or repeated in another
+file, as ci.toml repeats nightly's) is one env; two different definitions of one name are
+an error.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from __future__ import annotations
 import re
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.envs.base import EnvKind, EnvSpec
@@ -168,7 +169,8 @@ def _load_into(path: Path, envs: dict[str, EnvSpec], stack: tuple[Path, ...]) ->
     for name, raw in table.items():
         spec = _parse_env(path, name, raw)
         previous = envs.get(name)
-        if previous is not None and previous != spec:
+        # the same definition in two files (ci.toml repeats nightly's) is one env
+        if previous is not None and replace(previous, source=None) != replace(spec, source=None):
             where = previous.source or "?"
             raise _err(path, f"env.{name}", f"already defined differently in {where}")
         envs[name] = spec

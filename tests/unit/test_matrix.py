@@ -147,3 +147,14 @@ def test_cli_bad_matrix_exits_2_with_one_line(
     assert len(err) == 1
     assert str(path) in err[0]
     assert "env.a.kind" in err[0]
+
+
+def test_same_env_in_two_files_is_one_env_a_different_one_is_an_error(tmp_path: Path) -> None:
+    env = '[env.a]\nkind = "docker-recipe"\nrecipe = "r"\npython = "3.11"\n'
+    (tmp_path / "one.toml").write_text(env)
+    (tmp_path / "two.toml").write_text('include = ["one"]\n' + env)
+    assert [e.name for e in matrix.load("two", tmp_path).envs] == ["a"]
+    assert [e.name for e in matrix.load_all(tmp_path).envs] == ["a"]
+    (tmp_path / "three.toml").write_text(env.replace("3.11", "3.12"))
+    with pytest.raises(InputError, match="already defined differently"):
+        matrix.load_all(tmp_path)
