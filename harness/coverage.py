@@ -273,6 +273,7 @@ def run(args: argparse.Namespace) -> int:
         console.write_stdout(result.dumps())
     else:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(box=None, pad_edge=False, header_style="bold")
         for column in ("env", "python", "platform", "installs"):
@@ -281,7 +282,10 @@ def run(args: argparse.Namespace) -> int:
         for e in result.envs:
             label = f"{e.env} [{e.project}]" if multi else e.env
             table.add_row(
-                label, e.python, e.platform, e.picked or "[red]GAP: no wheel installs here[/red]"
+                Text(label),
+                Text(e.python),
+                Text(e.platform),
+                Text(e.picked) if e.picked else Text("GAP: no wheel installs here", style="red"),
             )
         console.out().print(table)
         if result.untested:

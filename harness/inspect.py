@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness import console
 from harness.checks import run_checks
+from harness.checks.options import CheckOptions
 from harness.errors import UsageError
 from harness.findings import Finding, Severity
 from harness.fsutil import atomic_write_text
@@ -102,27 +103,30 @@ def collect_wheels(paths: Iterable[str | Path]) -> list[Path]:
     return unique
 
 
-def inspect_wheel(path: Path) -> WheelReport:
+def inspect_wheel(path: Path, options: CheckOptions | None = None) -> WheelReport:
     wheel = read_wheel(path)
-    findings = tuple(run_checks(wheel))
+    findings = tuple(run_checks(wheel, options))
     return WheelReport(wheel=wheel, findings=findings)
 
 
-def inspect_paths(paths: Sequence[str | Path]) -> InspectResult:
+def inspect_paths(
+    paths: Sequence[str | Path], options: CheckOptions | None = None
+) -> InspectResult:
     files = collect_wheels(paths)
     reports = []
     progress = console.interactive() and len(files) > 3
     if progress:
+        from rich.markup import escape
         from rich.progress import Progress
 
         with Progress(console=console.err(), transient=True) as bar:
             task = bar.add_task("inspecting", total=len(files))
             for f in files:
-                bar.update(task, description=f"inspecting {f.name}")
-                reports.append(inspect_wheel(f))
+                bar.update(task, description=f"inspecting {escape(f.name)}")
+                reports.append(inspect_wheel(f, options))
                 bar.advance(task)
     else:
-        reports = [inspect_wheel(f) for f in files]
+        reports = [inspect_wheel(f, options) for f in files]
     return InspectResult(wheels=tuple(reports))
 
 
@@ -130,13 +134,19 @@ def inspect_paths(paths: Sequence[str | Path]) -> InspectResult:
 
 
 def render_text(result: InspectResult, out: Console | None = None) -> None:
+    """Findings as text. Everything from a wheel (file and member names, messages that
+    quote them) is data: Text objects, never parsed as rich markup."""
     from rich.table import Table
+    from rich.text import Text
 
     out = out or console.out()
     styles = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
     for wr in result.wheels:
-        mark = "[red]FAIL[/red]" if wr.errors else "[green]ok[/green]"
-        out.print(f"{mark}  [bold]{wr.wheel.filename}[/bold]")
+        line = Text()
+        line.append("FAIL" if wr.errors else "ok", style="red" if wr.errors else "green")
+        line.append("  ")
+        line.append(wr.wheel.filename, style="bold")
+        out.print(line)
         if not wr.findings:
             continue
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -146,10 +156,10 @@ def render_text(result: InspectResult, out: Console | None = None) -> None:
         table.add_column("message", overflow="fold")
         for f in wr.findings:
             table.add_row(
-                f"[{styles[f.severity]}]{f.severity}[/]",
-                f.code,
-                f.path or "",
-                f.message,
+                Text(str(f.severity), style=styles[f.severity]),
+                Text(f.code),
+                Text(f.path or ""),
+                Text(f.message),
                 end_section=False,
             )
         out.print(table)
@@ -160,7 +170,7 @@ def render_text(result: InspectResult, out: Console | None = None) -> None:
         f"{len(result.wheels)} wheel(s) inspected: {n_bad} with errors "
         f"({n_err} error finding(s)), {n_warn} warning(s)"
     )
-    out.print(f"[bold]{summary}[/bold]", highlight=False)
+    out.print(Text(summary, style="bold"), highlight=False)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,10 +185,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write the result to FILE (atomically) instead of stdout",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="pyproject.toml whose [tool.harness] macos-minor-version applies (default: "
+        "./pyproject.toml if its [project] name is the wheels' distribution)",
+    )
+    from harness.config import add_macos_minor_argument
+
+    add_macos_minor_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    result = inspect_paths(args.paths)
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    from harness import config as config_mod
+
+    names = set()
+    for p in collect_wheels(args.paths):
+        try:
+            names.add(str(parse_wheel_filename(p.name)[0]))
+        except InvalidWheelFilename:
+            continue
+    cfg, _note = config_mod.load_for(
+        args.config or Path("pyproject.toml"),
+        explicit=args.config is not None,
+        distributions=names,
+        require_name=True,
+    )
+    severity = args.macos_minor_version or cfg.macos_minor_version
+    result = inspect_paths(args.paths, CheckOptions(macos_minor_version=Severity(severity)))
     if args.format == "json":
         text = json.dumps(result.to_json(), indent=2) + "\n"
         if args.output:

@@ -7,6 +7,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
 from harness import config as config_mod
 from harness import console
 from harness.errors import UsageError
@@ -22,7 +24,9 @@ suites there (import; profiler for known profilers; the project's test-command).
 Wheels no environment here can run (macOS, Windows on Linux) are reported "static only".
 Writes DIR/report.json, junit.xml, summary.md (+ $GITHUB_STEP_SUMMARY) and report.html.
 
-Smoke suites and test settings come from [tool.harness] in ./pyproject.toml (--config).
+Smoke suites and test settings come from [tool.harness] in ./pyproject.toml when its
+[project] name is the distribution verified (so another project's settings never apply to
+a --release), or from --config FILE.
 exit codes: 0 verdict pass, 1 a wheel failed, 2 bad input, 3 infrastructure error.
 
 examples:
@@ -30,6 +34,14 @@ examples:
   harness verify dist/ --matrix linux --report-dir reports/
   harness verify dist/*.whl --matrix nightly --env bullseye --env trixie --jobs 2
 """
+
+
+def _parsable(filename: str) -> bool:
+    try:
+        parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return False
+    return True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,10 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         type=Path,
-        default=Path("pyproject.toml"),
+        default=None,
         metavar="FILE",
-        help="pyproject.toml with [tool.harness] (default: ./pyproject.toml)",
+        help="pyproject.toml with [tool.harness] (default: ./pyproject.toml if its "
+        "[project] name is the distribution verified)",
     )
+    config_mod.add_macos_minor_argument(parser)
     parser.add_argument(
         "--timeout", type=int, default=None, metavar="S", help="seconds per step (default 600)"
     )
@@ -94,11 +108,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness import matrix as matrix_mod
-    from harness.release import DEFAULT_INDEX, download_release
+    from harness.release import DEFAULT_INDEX, download_release, parse_spec
 
     if bool(args.wheels) == bool(args.release):
         raise UsageError("give WHEELS or --release NAME==VERSION (one of them)")
-    cfg = config_mod.load(args.config if args.config.is_file() else None)
+    if args.release:
+        release_name, _ = parse_spec(args.release)
+        distributions = {release_name}
+    else:
+        from harness.inspect import collect_wheels
+
+        distributions = {
+            parse_wheel_filename(p.name)[0]
+            for p in collect_wheels(args.wheels)
+            if _parsable(p.name)
+        }
+    cfg, note = config_mod.load_for(
+        args.config or Path("pyproject.toml"),
+        explicit=args.config is not None,
+        distributions=distributions,
+        require_name=bool(args.release),
+    )
+    if note:
+        console.info(note)
+    if args.macos_minor_version:
+        cfg = replace(cfg, macos_minor_version=args.macos_minor_version)
     if args.jobs is not None:
         if args.jobs < 1:
             raise UsageError("--jobs must be at least 1")

@@ -134,7 +134,7 @@ def verify(
     matrix_name: str,
     log: Callable[[str], None] = console.info,
 ) -> VerifyOutcome:
-    inspected: InspectResult = inspect_paths(wheels)
+    inspected: InspectResult = inspect_paths(wheels, cfg.check_options())
     files = [w.wheel.path for w in inspected.wheels]
     wheel_files: list[WheelFile] = [parse_wheel_name(p.name) for p in files]
     ready, broken = prepare_envs(specs, log)
