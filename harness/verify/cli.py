@@ -21,7 +21,8 @@ Inspect the wheels, then install each one into every environment of the matrix w
 would pick it (a fresh venv, --no-index from a read-only wheelhouse holding all the
 wheels), check pip took exactly the expected file (name + sha256), and run the smoke
 suites there (import; profiler for known profilers; the project's test-command).
-Wheels no environment here can run (macOS, Windows on Linux) are reported "static only".
+Wheels no environment here can run (macOS, Windows on Linux) are reported "untested",
+with the reason (they are still inspected statically).
 Writes DIR/report.json, junit.xml, summary.md (+ $GITHUB_STEP_SUMMARY) and report.html.
 
 Smoke suites and test settings come from [tool.harness] in ./pyproject.toml when its
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     counts = rep.counts()
     console.out().print(
         f"verdict: {rep.verdict.upper()}  ({counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['error']} error, {counts['skipped']} static only; "
+        f"{counts['error']} error, {counts['skipped']} untested; "
         f"{rep.inspect_errors} inspect error finding(s))  report: {outcome.report_dir}/",
         markup=False,
         highlight=False,
