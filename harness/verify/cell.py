@@ -228,7 +228,9 @@ def make_venv(cell: CellRun) -> list[str]:
 
 
 def _pip_install(pip: Sequence[str]) -> list[str]:
-    return [*pip, "install", "--no-index", "--disable-pip-version-check"]
+    # --isolated: no PIP_* variables, no user config (the env also sets PIP_CONFIG_FILE to
+    # the null device, so no global or site config either): the cell sees its wheelhouse only
+    return [*pip, "--isolated", "install", "--no-index", "--disable-pip-version-check"]
 
 
 def _links(cell: CellRun) -> list[str]:
