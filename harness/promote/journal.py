@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError, UsageError
+from harness.redact import scrub
 
 JOURNAL_FILENAME = "promote-journal.json"
 LOCK_FILENAME = ".promote.lock"
@@ -138,7 +139,7 @@ class Journal:
 
     def save(self) -> None:
         """Atomic: a temporary file in the same directory, fsync, os.replace."""
-        data = json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n"
+        data = json.dumps(scrub(self.to_json()), indent=1, sort_keys=False) + "\n"
         fd, tmp = tempfile.mkstemp(prefix=".promote-journal.", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

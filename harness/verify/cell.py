@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -206,13 +207,16 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
                     return finish(s.status, why(s, "installing test-requires failed"))
 
             for suite in cfg.suites_for(name):
+                token = secrets.token_hex(8)  # run.py suites must report their completion
                 if suite == "import":
                     modules = list(cfg.import_modules) or _top_level_modules(task.wheel)
-                    argv = [py, f"{smoke}/run.py", "import", *modules]
+                    argv = [py, f"{smoke}/run.py", "import", "--token", token, *modules]
                 elif suite == "profiler":
                     adapter = cfg.adapter_for(name) or "cprofile"
-                    argv = [py, f"{smoke}/run.py", "profiler", "--adapter", adapter]
+                    argv = [py, f"{smoke}/run.py", "profiler", "--token", token]
+                    argv += ["--adapter", adapter]
                 else:
+                    token = ""  # the project's own command: its exit status is the result
                     if not cfg.test_command:
                         continue
                     project = session.path(mounts[-1]) if task.sources_dir else SOURCES
@@ -227,6 +231,10 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
                 result = _parse_result(out)
                 if result is not None:
                     steps[-1] = replace(s, detail={**s.detail, "checks": result.get("checks", [])})
+                unfinished = _unfinished(s, result, token)
+                if unfinished:
+                    steps[-1] = replace(steps[-1], status=RunStatus.FAILED)
+                    return finish(RunStatus.FAILED, f"{suite} suite: {unfinished}")
                 if s.status is not RunStatus.PASSED:
                     checks = (result or {}).get("checks", [])
                     failed = [
@@ -244,6 +252,21 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
     except Exception as exc:  # noqa: BLE001 - one broken cell must not stop the others
         return finish(RunStatus.ERROR, f"harness error: {type(exc).__name__}: {exc}")
     return finish(RunStatus.PASSED, "")
+
+
+def _unfinished(s: Step, result: dict[str, object] | None, token: str) -> str | None:
+    """Why a suite that exited 0 did not finish: no result line with this run's token and
+    "complete" (code under test called sys.exit(0)/os._exit(0) or printed a fake one)."""
+    if not token or s.status is not RunStatus.PASSED:
+        return None
+    if result is None:
+        return (
+            f"exited with status {s.returncode} without reporting completion: the code under "
+            "test ended the process early (sys.exit/os._exit?)"
+        )
+    if result.get("token") != token or result.get("complete") is not True:
+        return "its result line does not carry this run's completion token (forged or stale)"
+    return None
 
 
 def _parse_result(out: str) -> dict[str, object] | None:

@@ -54,7 +54,9 @@ def execute(tasks: Sequence[Task], cfg: config_mod.Config, log: Callable[[str], 
                         + (f" - {run.reason}" if run.reason else "")
                     )
                     if progress is not None and task_id is not None:
-                        progress.console.print(line, markup=False, highlight=False)
+                        progress.console.print(
+                            console.sanitize(line), markup=False, highlight=False
+                        )
                         progress.advance(task_id)
                     else:
                         log(line)
