@@ -18,9 +18,13 @@ from harness.redact import redact
 # C0 controls (newline, CR, ESC, NUL, ...), DEL, C1 controls, line/paragraph separators and
 # the bidirectional overrides (text that reads differently than it runs): never printed raw.
 _UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-# A GitHub Actions workflow command ("::error file=x::text", "::stop-commands::tok"),
-# anywhere in the line: a CI log would run it.
-_WORKFLOW = re.compile(r"::(?=[A-Za-z][A-Za-z-]*(?:\s[^:]*)?::)")
+# A GitHub Actions workflow command ("::error file=x::text", "::stop-commands::tok"): at the
+# start of the line, or a known command name anywhere (a CI log would run it).
+_COMMANDS = (
+    "error|warning|notice|debug|group|endgroup|add-mask|stop-commands|set-output|set-env|"
+    "add-path|save-state|add-matcher|remove-matcher|echo"
+)
+_WORKFLOW = re.compile(rf"^(\s*)::|::(?=(?:{_COMMANDS})(?:\s[^:]*)?::)", re.IGNORECASE)
 
 
 def in_ci() -> bool:
@@ -62,7 +66,7 @@ def sanitize(text: str) -> str:
     Every string from a wheel, an index, a smoke run or a report goes through this before
     it reaches a terminal or a CI log."""
     text = _UNSAFE.sub(_escape, redact(text))
-    return _WORKFLOW.sub(": :", text) if "::" in text else text
+    return _WORKFLOW.sub(lambda m: f"{m.group(1) or ''}: :", text) if "::" in text else text
 
 
 def line(message: str, *, stdout: bool = False, style: str | None = None) -> None:

@@ -192,6 +192,8 @@ def load_report(path: Path) -> Report:
         doc = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidReport(source, [f"not valid JSON ({exc})"]) from None
+    except RecursionError:
+        raise InvalidReport(source, ["nested too deeply to be a report"]) from None
     r = _Reader()
     top = r.obj(doc, "$")
     if top is None:

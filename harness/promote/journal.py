@@ -122,6 +122,11 @@ class Journal:
             raise InputError(f"{journal.path}: cannot read: {exc.strerror or exc}") from None
         try:
             _parse(journal, json.loads(raw))
+        except RecursionError:
+            raise InputError(
+                f"{journal.path}: nested too deeply to be a promotion journal; "
+                "move it away to start a new one"
+            ) from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(
                 f"{journal.path}: not a valid promotion journal ({exc}); "
