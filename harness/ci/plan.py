@@ -139,7 +139,9 @@ def _body(plan: Plan) -> dict[str, Any]:
             }
             for j in plan.jobs
         ],
-        "cells": [{"env": c.env, "wheel": c.wheel, "job": c.job, "cost": c.cost} for c in plan.cells],
+        "cells": [
+            {"env": c.env, "wheel": c.wheel, "job": c.job, "cost": c.cost} for c in plan.cells
+        ],
         "out_of_scope": [{"wheel": w, "reason": r} for w, r in plan.out_of_scope],
     }
 
@@ -466,3 +468,18 @@ def load(path: str | Any, where: str | None = None) -> Plan:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{p}: not valid JSON ({exc})") from None
     return from_json(doc, where or str(p))
+
+
+def plan_for(paths: Sequence[Any], matrix: Matrix, shards: int) -> Plan:
+    """The plan of the wheels at ``paths`` (files or directories of *.whl)."""
+    from pathlib import Path
+
+    from harness.coverage import collect
+    from harness.fsutil import sha256_file
+
+    files: dict[str, Path] = {}
+    for path in map(Path, paths):
+        for p in sorted(path.glob("*.whl")) if path.is_dir() else [path]:
+            files.setdefault(p.name, p)
+    wheels = collect([Path(p) for p in paths])
+    return compute([(w, sha256_file(files[w.filename])) for w in wheels], matrix, shards)

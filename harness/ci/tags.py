@@ -160,7 +160,7 @@ def container_platforms(spec: EnvSpec) -> tuple[str, str, list[str]]:
 
 def _need_python(python: str | None, where: str) -> str:
     if not python:
-        raise InputError(f"{where}: declare python = \"X.Y\" so the env can be planned")
+        raise InputError(f'{where}: declare python = "X.Y" so the env can be planned')
     parse_python(python, where)
     return python
 

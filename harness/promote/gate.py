@@ -79,6 +79,7 @@ class Report:
     wheels: tuple[ReportWheel, ...]
     runs: tuple[ReportRun, ...]
     verdict: Verdict
+    plan: Mapping[str, Any] | None = None  # harness-plan/1 + "job" (shard/merged reports)
 
     def runs_of(self, filename: str) -> tuple[ReportRun, ...]:
         return tuple(r for r in self.runs if r.wheel_filename == filename)
@@ -225,6 +226,7 @@ def load_report(path: Path) -> Report:
         wheels=wheels,
         runs=runs,
         verdict=verdict,
+        plan=top.get("plan") if isinstance(top.get("plan"), dict) else None,
     )
 
 
@@ -349,6 +351,7 @@ def evaluate(report: Report, *, dist: Path | None = None) -> GateResult:
             assert_never(unreachable)
     if not report.wheels:
         problems.append("the report lists no wheels")
+    problems.extend(plan_coverage_problems(report))
 
     files = [_judge(report, w, dist) for w in report.wheels]
     if dist is not None:
@@ -426,3 +429,35 @@ def _judge(report: Report, wheel: ReportWheel, dist: Path | None) -> GateFile:
         size=size,
         reasons=tuple(reasons),
     )
+
+
+def plan_coverage_problems(report: Report) -> list[str]:
+    """A report that ran a plan (a shard, or a merge of shards) may promote only when its
+    runs cover every cell of the plan with a pass and its wheels are the plan's wheels.
+    A report without a plan (one machine, unsharded) covers what it ran."""
+    if report.plan is None:
+        return []
+    from harness.ci.plan import from_json
+    from harness.errors import HarnessError
+
+    try:
+        plan = from_json(report.plan, f"{report.source}: plan")
+    except HarnessError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    if report.plan.get("job") is not None:
+        problems.append(
+            f"this is the report of plan job {report.plan.get('job')!r} alone: "
+            "promote the merged report (`harness merge`)"
+        )
+    if {(w.filename, w.sha256) for w in report.wheels} != set(plan.wheels):
+        problems.append(f"the report's wheels (names, sha256) are not those of plan {plan.id[:12]}")
+    passed = {(r.env, r.wheel_filename) for r in report.runs if r.status is RunStatus.PASSED}
+    missing = [c for c in plan.cells if c.key not in passed]
+    if missing:
+        named = ", ".join(f"{c.env} x {c.wheel}" for c in missing[:3])
+        more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
+        problems.append(
+            f"{len(missing)} cell(s) of plan {plan.id[:12]} have no passing run: {named}{more}"
+        )
+    return problems

@@ -10,8 +10,10 @@ from pathlib import Path
 from harness import config as config_mod
 from harness import console
 from harness.errors import UsageError
+from harness.matrix import Matrix
 from harness.report.model import Verdict
 from harness.verify.plan import verify
+from harness.verify.shard import Shard
 
 HELP = "install wheels in the environments their tags promise, smoke-test, write a report"
 DESCRIPTION = """\
@@ -88,6 +90,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pyproject.toml with [tool.harness] (default: ./pyproject.toml)",
     )
     parser.add_argument(
+        "--shard",
+        metavar="K/N|JOB",
+        help="run one job of the plan: K/N = Linux container shard K of N (the plan is "
+        "computed here, the same on every machine), or a job id of --plan "
+        "(e.g. macos-arm64-py3.12, on that runner)",
+    )
+    parser.add_argument(
+        "--plan",
+        type=Path,
+        metavar="FILE",
+        help="plan.json from `harness plan --format json` (with --shard)",
+    )
+    parser.add_argument(
+        "--interpreter",
+        metavar="PATH",
+        help="host jobs of a plan: the CPython to verify with (default: the harness's own)",
+    )
+    parser.add_argument(
         "--timeout", type=int, default=None, metavar="S", help="seconds per step (default 600)"
     )
 
@@ -105,7 +125,14 @@ def run(args: argparse.Namespace) -> int:
         cfg = replace(cfg, jobs=args.jobs)
     if args.timeout is not None:
         cfg = replace(cfg, timeout_s=args.timeout)
-    mx = matrix_mod.load(args.matrix) if args.matrix else matrix_mod.embedded_default()
+    if args.matrix:
+        mx = matrix_mod.load(args.matrix)
+    elif args.shard and args.plan:  # the plan names its matrix
+        from harness.ci.plan import load as load_plan
+
+        mx = matrix_mod.load(load_plan(args.plan).matrix)
+    else:
+        mx = matrix_mod.embedded_default()
     specs = list(mx.envs)
     if args.env:
         known = {s.name for s in specs}
@@ -121,7 +148,15 @@ def run(args: argparse.Namespace) -> int:
         wheels = download_release(args.release, index)
     else:
         wheels = list(args.wheels)
-    outcome = verify(wheels, specs, cfg, args.report_dir, matrix_name=mx.name)
+    shard = None
+    if args.shard:
+        if args.env:
+            raise UsageError("--env and --shard exclude each other (the plan names the envs)")
+        shard = _shard(args.shard, args.plan, wheels, mx)
+        specs = shard.specs(mx, args.interpreter)
+    elif args.plan or args.interpreter:
+        raise UsageError("--plan and --interpreter need --shard")
+    outcome = verify(wheels, specs, cfg, args.report_dir, matrix_name=mx.name, shard=shard)
     rep = outcome.report
     counts = rep.counts()
     console.out().print(
@@ -132,3 +167,22 @@ def run(args: argparse.Namespace) -> int:
         highlight=False,
     )
     return 0 if rep.verdict is Verdict.PASS else 1
+
+
+def _shard(text: str, plan_path: Path | None, wheels: list[Path], mx: Matrix) -> Shard:
+    from harness.ci import plan as plan_mod
+
+    if plan_path is not None:
+        plan = plan_mod.load(plan_path)
+        if "/" in text:
+            k, n = plan_mod.parse_shard(text)
+            if n != plan.shards:
+                raise UsageError(f"--shard {text}: plan {plan_path} has {plan.shards} shard(s)")
+            job = plan_mod.shard_job_id(k)
+        else:
+            job = plan.job(text).id
+        return Shard(plan=plan, job=job)
+    if "/" not in text:
+        raise UsageError(f"--shard {text}: a job id needs --plan FILE (K/N does not)")
+    k, n = plan_mod.parse_shard(text)
+    return Shard(plan=plan_mod.plan_for(wheels, mx, n), job=plan_mod.shard_job_id(k))
