@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         wheels = download_release(args.release, index)
     else:
         wheels = list(args.wheels)
-    plan = plan_for(wheels, mx, shards)
+    plan = plan_for(wheels, mx, shards, args.matrix or ci.matrix)
     if args.format == "json":
         text = plan.dumps()
     elif args.format == "github":

@@ -111,6 +111,15 @@ class Plan:
         known = ", ".join(j.id for j in self.jobs) or "none"
         raise UsageError(f"plan {self.id[:12]} has no job {job_id!r} (jobs: {known})")
 
+    @property
+    def matrix_name(self) -> str:
+        """The matrix's name (``matrix`` may be a path to its .toml)."""
+        return self.matrix.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".toml")
+
+    def runnable_jobs(self) -> tuple[Job, ...]:
+        """Jobs with at least one cell (an empty Linux shard needs no CI job)."""
+        return tuple(j for j in self.jobs if j.cells)
+
     def cells_of(self, job_id: str) -> tuple[Cell, ...]:
         return tuple(c for c in self.cells if c.job == job_id)
 
@@ -199,6 +208,7 @@ def compute(
     *,
     host_kinds: Sequence[RunnerKind] = HOST_KINDS,
     min_python: Mapping[RunnerKind, tuple[int, int]] | None = None,
+    matrix_ref: str | None = None,
 ) -> Plan:
     """The plan for ``wheels`` (WheelFile, sha256) over ``matrix`` with ``shards`` shards."""
     if not 1 <= shards <= 256:
@@ -312,7 +322,7 @@ def compute(
     draft = Plan(
         id="",
         harness_version=__version__,
-        matrix=matrix.name,
+        matrix=matrix_ref or matrix.name,
         shards=shards,
         wheels=tuple(sorted((wf.filename, sha) for wf, sha in wheels)),
         jobs=tuple(jobs),
@@ -470,8 +480,12 @@ def load(path: str | Any, where: str | None = None) -> Plan:
     return from_json(doc, where or str(p))
 
 
-def plan_for(paths: Sequence[Any], matrix: Matrix, shards: int) -> Plan:
-    """The plan of the wheels at ``paths`` (files or directories of *.whl)."""
+def plan_for(
+    paths: Sequence[Any], matrix: Matrix, shards: int, matrix_ref: str | None = None
+) -> Plan:
+    """The plan of the wheels at ``paths`` (files or directories of *.whl); ``matrix_ref``
+    is how the command line named the matrix (a name, or a path relative to the project),
+    recorded in the plan so every job loads the same one."""
     from pathlib import Path
 
     from harness.coverage import collect
@@ -482,4 +496,9 @@ def plan_for(paths: Sequence[Any], matrix: Matrix, shards: int) -> Plan:
         for p in sorted(path.glob("*.whl")) if path.is_dir() else [path]:
             files.setdefault(p.name, p)
     wheels = collect([Path(p) for p in paths])
-    return compute([(w, sha256_file(files[w.filename])) for w in wheels], matrix, shards)
+    return compute(
+        [(w, sha256_file(files[w.filename])) for w in wheels],
+        matrix,
+        shards,
+        matrix_ref=matrix_ref,
+    )

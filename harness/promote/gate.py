@@ -299,7 +299,7 @@ def _runs(r: _Reader, value: object) -> Iterator[ReportRun]:
             steps = []
         yield ReportRun(
             env=r.text(run, "env", where),
-            python=r.text(run, "python", where),
+            python=r.opt_text(run, "python", where) or "",  # "" for static and untested runs
             wheel_filename=r.filename(wheel, "filename", f"{where}.wheel") if wheel else "",
             wheel_sha256=r.sha(wheel, "sha256", f"{where}.wheel") if wheel else "",
             status=r.enum(RunStatus, run, "status", where),

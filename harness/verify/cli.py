@@ -128,9 +128,18 @@ def run(args: argparse.Namespace) -> int:
     if args.matrix:
         mx = matrix_mod.load(args.matrix)
     elif args.shard and args.plan:  # the plan names its matrix
-        from harness.ci.plan import load as load_plan
+        from harness.ci import plan as plan_mod
+        from harness.ci.tags import RunnerKind
 
-        mx = matrix_mod.load(load_plan(args.plan).matrix)
+        plan = plan_mod.load(args.plan)
+        job_id = (
+            plan_mod.shard_job_id(plan_mod.parse_shard(args.shard)[0])
+            if "/" in args.shard
+            else args.shard
+        )
+        in_matrix = plan.job(job_id).runner in (RunnerKind.LINUX, RunnerKind.LINUX_HOST)
+        # runner host jobs (macOS, Windows) need no matrix: the runner's CPython is the env
+        mx = matrix_mod.load(plan.matrix) if in_matrix else matrix_mod.embedded_default()
     else:
         mx = matrix_mod.embedded_default()
     specs = list(mx.envs)
@@ -152,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     if args.shard:
         if args.env:
             raise UsageError("--env and --shard exclude each other (the plan names the envs)")
-        shard = _shard(args.shard, args.plan, wheels, mx)
+        shard = _shard(args.shard, args.plan, wheels, mx, args.matrix)
         specs = shard.specs(mx, args.interpreter)
     elif args.plan or args.interpreter:
         raise UsageError("--plan and --interpreter need --shard")
@@ -169,7 +178,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if rep.verdict is Verdict.PASS else 1
 
 
-def _shard(text: str, plan_path: Path | None, wheels: list[Path], mx: Matrix) -> Shard:
+def _shard(
+    text: str, plan_path: Path | None, wheels: list[Path], mx: Matrix, matrix_ref: str | None
+) -> Shard:
     from harness.ci import plan as plan_mod
 
     if plan_path is not None:
@@ -185,4 +196,4 @@ def _shard(text: str, plan_path: Path | None, wheels: list[Path], mx: Matrix) ->
     if "/" not in text:
         raise UsageError(f"--shard {text}: a job id needs --plan FILE (K/N does not)")
     k, n = plan_mod.parse_shard(text)
-    return Shard(plan=plan_mod.plan_for(wheels, mx, n), job=plan_mod.shard_job_id(k))
+    return Shard(plan=plan_mod.plan_for(wheels, mx, n, matrix_ref), job=plan_mod.shard_job_id(k))

@@ -38,7 +38,7 @@ class Shard:
         job = self.plan.job(self.job)
         if (
             job.runner in (RunnerKind.LINUX, RunnerKind.LINUX_HOST)
-            and matrix.name != self.plan.matrix
+            and matrix.name != self.plan.matrix_name
         ):
             raise UsageError(
                 f"--matrix {matrix.name}: plan {self.plan.id[:12]} was made for matrix "
