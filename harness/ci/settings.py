@@ -29,8 +29,8 @@ from harness.errors import InputError
 # GitHub-hosted labels offered today (2026-11): macos-13 is retired; macos-15-intel is the
 # Intel image, macos-15 Apple silicon; windows-11-arm the arm64 Windows runner.
 DEFAULT_RUNNERS: dict[RunnerKind, str] = {
-    RunnerKind.LINUX: "ubuntu-24.04",
-    RunnerKind.LINUX_HOST: "ubuntu-24.04",
+    RunnerKind.LINUX: "ubuntu-latest",
+    RunnerKind.LINUX_HOST: "ubuntu-latest",
     RunnerKind.MACOS_X86_64: "macos-15-intel",
     RunnerKind.MACOS_ARM64: "macos-15",
     RunnerKind.WINDOWS_X64: "windows-2025",
