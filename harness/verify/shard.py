@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.ci.plan import Plan
@@ -49,7 +49,11 @@ class Shard:
             missing = [e for e in job.envs if e not in by_name]
             if missing:
                 raise UsageError(f"plan job {job.id}: env(s) {', '.join(missing)} not in matrix")
-            return [by_name[e] for e in job.envs]
+            specs = [by_name[e] for e in job.envs]
+            if job.runner is RunnerKind.LINUX_HOST and interpreter:
+                # a CI job set the env's CPython up: that interpreter is the host env
+                specs = [replace(s, interpreter=interpreter) for s in specs]
+            return specs
         python = job.python if job.python and not job.python.endswith("t") else None
         return [
             EnvSpec(
