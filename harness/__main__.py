@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "coverage": "harness.coverage",
     "verify": "harness.verify.cli",
     "promote": "harness.promote.cli",
+    "sweep": "harness.sweep.cli",
+    "history": "harness.sweep.history_cli",
 }
 
 
