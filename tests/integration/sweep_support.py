@@ -1,5 +1,5 @@
 """What the sweep tests need: a small compiled project built here (gcc + CPython headers,
-one C extension linked against libcrypt.so.1, packed as a manylinux_2_17 wheel with a
+one C extension that needs libstdc++.so.6 (as a C++ extension would), packed as a manylinux_2_17 wheel with a
 correct RECORD), a pypiserver with its default settings (anyone downloads, uploads need
 a password) on loopback, and uploads through twine as a release job would."""
 
@@ -28,7 +28,6 @@ USER = "releaser"
 _C_SOURCE = r"""
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <crypt.h>
 
 static PyObject *add(PyObject *self, PyObject *args) {
     long a, b;
@@ -36,16 +35,8 @@ static PyObject *add(PyObject *self, PyObject *args) {
     return PyLong_FromLong(a + b);
 }
 
-static PyObject *hashed(PyObject *self, PyObject *args) {
-    const char *word;
-    if (!PyArg_ParseTuple(args, "s", &word)) return NULL;
-    const char *out = crypt(word, "ab");
-    return PyUnicode_FromString(out ? out : "");
-}
-
 static PyMethodDef methods[] = {
     {"add", add, METH_VARARGS, "a + b"},
-    {"hashed", hashed, METH_VARARGS, "crypt(word)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -78,7 +69,7 @@ def build_wheel(dest: Path, version: str, *, broken: str | None = None) -> Path:
         defines = [f'-DBROKEN="{broken}"'] if broken else []
         subprocess.run(
             ["gcc", "-shared", "-fPIC", "-O1", "-g0", f"-I{include}", *defines,
-             str(src), "-o", str(so), "-Wl,--no-as-needed", "-lcrypt", "-s"],
+             str(src), "-o", str(so), "-Wl,--no-as-needed", "-lstdc++", "-s"],
             check=True, timeout=120,
         )  # fmt: skip
         ext = so.read_bytes()
@@ -86,7 +77,7 @@ def build_wheel(dest: Path, version: str, *, broken: str | None = None) -> Path:
     tag = f"{PY}-{PY}-{PLATFORM}"
     files: dict[str, bytes] = {
         f"{PROJECT}/__init__.py": (
-            f'"""tinyext {version}"""\nfrom {PROJECT}._speed import add, hashed\n\n'
+            f'"""tinyext {version}"""\nfrom {PROJECT}._speed import add\n\n'
             f'__version__ = "{version}"\nassert add(2, 3) == 5\n'
         ).encode(),
         f"{PROJECT}/_speed{suffix}": ext,

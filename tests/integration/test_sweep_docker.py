@@ -1,6 +1,6 @@
 """`harness sweep --refresh` with a docker env whose base distribution moves under an
 unchanged recipe: a loopback Debian archive (Release + Packages, as deb.debian.org serves
-them) drops libcrypt1; the refresh sees it, rebuilds the image, and the next sweep reports
+them) drops libstdc++6; the refresh sees it, rebuilds the image, and the next sweep reports
 the cell that passed last night as a new failure, naming the removed package as the cause.
 
 The test recipe derives its rootfs from the bookworm image (docker export; what mmdebstrap
@@ -33,7 +33,7 @@ BUILD_SH = r"""#!/usr/bin/env bash
 set -euo pipefail
 state=$(cat "$SWEEPTEST_ARCHIVE_STATE")
 c=$(docker create --user 0 --entrypoint sh "$SWEEPTEST_BASE_IMAGE" -c \
-    'if [ "$1" = no-libcrypt ]; then dpkg --purge --force-all libcrypt1 >/dev/null 2>&1; fi' \
+    'if [ "$1" = no-libstdcxx ]; then dpkg --purge --force-all libstdc++6 >/dev/null 2>&1; fi' \
     sh "$state")
 trap 'docker rm -f "$c" >/dev/null 2>&1' EXIT
 docker start -a "$c"
@@ -93,7 +93,7 @@ def test_refresh_rebuilds_a_moved_image_and_the_diff_names_the_cause(
     listed = docker(["run", "--rm", "--network", "none", "--entrypoint", "dpkg-query", base.tag,
                      "-W", "-f", "${Package}\t${Version}\n"]).stdout  # fmt: skip
     installed = dict(line.split("\t", 1) for line in listed.splitlines() if "\t" in line)
-    assert "libcrypt1" in installed
+    assert "libstdc++6" in installed
 
     mirror, root = archive
     publish(root, installed, "Sat, 08 Nov 2026 09:00:00 UTC")
@@ -129,7 +129,7 @@ def test_refresh_rebuilds_a_moved_image_and_the_diff_names_the_cause(
             assert rc == 0, out.err[-3000:]
             night1 = json.loads((tmp_path / "night1" / "sweep.json").read_text())
             ident1 = night1["sweep"]["envs"]["box"]
-            assert ident1["packages"]["libcrypt1"] == installed["libcrypt1"]
+            assert ident1["packages"]["libstdc++6"] == installed["libstdc++6"]
             assert ident1["os"].startswith("Debian GNU/Linux 12")
 
             # nothing moved: --refresh keeps the image
@@ -140,27 +140,27 @@ def test_refresh_rebuilds_a_moved_image_and_the_diff_names_the_cause(
             quiet = json.loads((tmp_path / "quiet" / "sweep.json").read_text())
             assert quiet["diff"]["changed_envs"] == {}
 
-            # the archive drops libcrypt1; the recipe does not change
-            publish(root, {k: v for k, v in installed.items() if k != "libcrypt1"},
+            # the archive drops libstdc++6; the recipe does not change
+            publish(root, {k: v for k, v in installed.items() if k != "libstdc++6"},
                     "Sat, 15 Nov 2026 09:00:00 UTC")  # fmt: skip
-            state.write_text("no-libcrypt")
+            state.write_text("no-libstdcxx")
             rc = main([*args, "--report-dir", str(tmp_path / "night2")])
             out = capsys.readouterr()
         assert rc == 1, out.err[-3000:]
         assert "box: rebuilding" in out.err
-        assert "libcrypt1" in out.err
+        assert "libstdc++6" in out.err
         night2 = json.loads((tmp_path / "night2" / "sweep.json").read_text())
         ident2 = night2["sweep"]["envs"]["box"]
         assert ident2["recipe_hash"] == ident1["recipe_hash"]  # same recipe, new image
         assert ident2["image_id"] != ident1["image_id"]
-        assert "libcrypt1" not in ident2["packages"]
+        assert "libstdc++6" not in ident2["packages"]
         (new,) = night2["diff"]["new_failures"]
         assert (new["version"], new["env"], new["was"]) == ("1.0", "box", "passed")
-        assert "libcrypt.so.1" in new["reason"]
-        assert f"package libcrypt1 {installed['libcrypt1']} removed" in new["env_changes"]
+        assert "libstdc++.so.6" in new["reason"]
+        assert f"package libstdc++6 {installed['libstdc++6']} removed" in new["env_changes"]
         summary = (tmp_path / "night2" / "summary.md").read_text()
         assert "env **box** changed" in summary
-        assert "libcrypt1" in summary
+        assert "libstdc\\+\\+6" in summary  # escaped Markdown
     finally:
         _cleanup()
         subprocess.run(["docker", "image", "prune", "-f", "--filter",
