@@ -8,8 +8,8 @@ never update anything, they only add, so two sweeps running at once cannot lose 
   sweep's cells are one zlib-compressed JSON blob; each distinct env identity is stored
   once (content-addressed), so thirty nights of an unchanged env cost one row.
 - **S3** (``--history s3://bucket/prefix``): one object per sweep,
-  ``prefix/sweeps/<id>.json.gz``, created with ``If-None-Match: *`` where the store
-  supports it; readers list the prefix. Objects never change, so each is fetched once and
+  ``prefix/sweeps/<id>.json.gz`` (the id ends in a random part, so two writers never
+  share a key); readers list the prefix. Objects never change, so each is fetched once and
   kept in ``$HARNESS_CACHE_DIR/sweep/s3/``.
 
 Sweep ids sort by time: ``20261125T020000123456Z-1a2b3c4d``.
@@ -120,12 +120,24 @@ class Sweep:
                 matrix=str(d["matrix"]),
                 index_url=str(d.get("index_url", "")),
                 releases=tuple((str(r["project"]), str(r["version"])) for r in d["releases"]),
-                envs={str(k): dict(v) for k, v in d["envs"].items()},
+                envs={str(k): _identity(v, f"{where}: envs.{k}") for k, v in d["envs"].items()},
                 cells=tuple(Cell.from_json(c) for c in d["cells"]),
                 summary=dict(d.get("summary") or {}),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise InputError(f"{where}: not a {SWEEP_SCHEMA} document ({exc!r})") from exc
+
+
+def _identity(value: Any, where: str) -> Identity:
+    """An env identity read back from a history: a flat object, packages name -> version."""
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: not an object")
+    packages = value.get("packages", {})
+    if not isinstance(packages, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in packages.items()
+    ):
+        raise InputError(f"{where}.packages: not an object of name -> version strings")
+    return {str(k): (v if k == "packages" else str(v)) for k, v in value.items()}
 
 
 def new_id(now: datetime | None = None) -> tuple[str, str]:

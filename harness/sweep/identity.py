@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import console
 from harness.envs import Environment, EnvKind, Probe
 from harness.envs.paths import cache_dir
 from harness.errors import InfraError, UsageError
@@ -155,12 +156,15 @@ def identify(env: Environment, probe: Probe) -> Identity:
             timeout=300,
         )  # fmt: skip
         if done.returncode != 0:
-            raise InfraError(f"env {env.spec.name}: cannot read the identity of {image}")
-        facts = parse_image_facts(done.stdout)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(facts), "utf-8")
-        tmp.replace(cache)
+            # no shell in the image: the probe's facts are the identity (not cached: retried)
+            console.warn(f"env {env.spec.name}: cannot read os/packages of {image}")
+            facts = {"os": "", "base": "", "packages": {}}
+        else:
+            facts = parse_image_facts(done.stdout)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(facts), "utf-8")
+            tmp.replace(cache)
     ident.update(facts)
     return ident
 

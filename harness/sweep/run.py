@@ -62,6 +62,9 @@ def refresh_images(specs: Sequence[EnvSpec], log: Log) -> dict[str, str]:
     rebuilt: dict[str, str] = {}
     done: set[str] = set()
     for spec in specs:
+        if spec.kind is EnvKind.DOCKER_IMAGE and spec.image:
+            rebuilt.update(_pull(spec, log))
+            continue
         if spec.kind is not EnvKind.DOCKER_RECIPE or spec.recipe is None:
             continue
         if spec.recipe in done:
@@ -85,6 +88,23 @@ def refresh_images(specs: Sequence[EnvSpec], log: Log) -> dict[str, str]:
         images.build(recipe, log=log, force=True)
         rebuilt[spec.name] = why
     return rebuilt
+
+
+def _pull(spec: EnvSpec, log: Log) -> dict[str, str]:
+    """A registry image is refreshed by pulling its reference again (a moved tag)."""
+    from harness.envs.docker import docker, error_line, image_inspect
+
+    assert spec.image is not None
+    before = image_inspect(spec.image)
+    args = ["pull", "--quiet", *(["--platform", spec.platform] if spec.platform else [])]
+    done = docker([*args, spec.image], check=False, timeout=1800)
+    if done.returncode != 0:
+        log(f"{spec.name}: cannot pull {spec.image} ({error_line(done)}); the local image is used")
+        return {}
+    after = image_inspect(spec.image)
+    if before is not None and after is not None and before.get("Id") != after.get("Id"):
+        return {spec.name: f"{spec.image} moved on its registry"}
+    return {}
 
 
 @contextmanager
