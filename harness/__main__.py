@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "merge": "harness.report.merge",
     "promote": "harness.promote.cli",
     "ci": "harness.ci.workflow",
+    "sweep": "harness.sweep.cli",
+    "history": "harness.sweep.history_cli",
 }
 
 
