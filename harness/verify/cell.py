@@ -14,7 +14,7 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from harness import config as config_mod
-from harness.envs import Environment, Mount, Probe, Session
+from harness.envs import Environment, Mount, Probe, Session, cpumodel
 from harness.errors import HarnessError
 from harness.fsutil import sha256_file
 from harness.redact import Redactor
@@ -105,6 +105,10 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
     ]
     if task.deps_dir is not None:
         mounts.append(Mount(source=task.deps_dir, target="/deps"))
+    try:
+        mounts.extend(cpumodel.mounts(spec))  # cpu = "...": qemu-user for the smoke steps
+    except HarnessError as exc:
+        return finish(RunStatus.ERROR, f"environment error: {exc}")
     if task.sources_dir is not None:
         mounts.append(Mount(source=task.sources_dir, target=SOURCES))  # always last
     timeout = float(cfg.timeout_s)
@@ -205,6 +209,14 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
                 if s.status is not RunStatus.PASSED:
                     return finish(s.status, why(s, "installing test-requires failed"))
 
+            if spec.cpu:  # from here on, the venv's python runs under the env's CPU model
+                venv = f"{session.workdir}/venv"
+                s, _ = step(
+                    "cpu", cpumodel.wrap_argv(spec, py, smoke, venv), fail_as=RunStatus.ERROR
+                )
+                if s.status is not RunStatus.PASSED:
+                    return finish(s.status, why(s, f"running the venv as cpu {spec.cpu} failed"))
+
             for suite in cfg.suites_for(name):
                 if suite == "import":
                     modules = list(cfg.import_modules) or _top_level_modules(task.wheel)
@@ -227,6 +239,12 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
                 result = _parse_result(out)
                 if result is not None:
                     steps[-1] = replace(s, detail={**s.detail, "checks": result.get("checks", [])})
+                sigill = cpumodel.sigill_reason(
+                    spec, s.returncode, out, machine=probe.machine, wheel=task.wheel
+                )
+                if s.status is RunStatus.FAILED and sigill is not None:
+                    steps[-1] = replace(steps[-1], detail={**steps[-1].detail, "sigill": sigill[1]})
+                    return finish(RunStatus.FAILED, sigill[0])
                 if s.status is not RunStatus.PASSED:
                     checks = (result or {}).get("checks", [])
                     failed = [
