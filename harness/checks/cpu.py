@@ -5,7 +5,9 @@ promises a P6 (no SSE), ``aarch64`` promises ARMv8.0. A binary built with ``-mar
 ``-mavx2``, a v2/v3 toolchain default or ``-march=armv8.1-a`` dies with SIGILL on the CPUs
 the tag still promises. The executable sections are disassembled with capstone (details
 off: the mnemonic and operand text classify an instruction) and each instruction beyond the
-baseline is attributed to the function (ELF/Mach-O symbol, PE export) that holds it.
+baseline is attributed to the function (ELF symbol) that holds it. PE files are not scanned:
+MSVC puts switch jump tables inside .text, and a linear sweep reads them as (AVX, SVE, ...)
+instructions. Mach-O __text is scanned (clang keeps its data out of it).
 
 A *warning*, not an error: code reached only through runtime dispatch (ifunc resolvers,
 ``__builtin_cpu_supports``, cpuid, getauxval(AT_HWCAP)) is legitimate, and a static scan
@@ -23,7 +25,7 @@ import bisect
 import io
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -34,6 +36,7 @@ from harness.wheel import BinaryKind, Wheel
 
 MAX_CODE_BYTES = 8 << 20  # per binary; a 30 MB libtorch-sized .text is scanned in part
 MAX_FUNCTIONS_LISTED = 8
+MAX_ADDRESSES = 4096  # per feature and binary, for attributing them to functions
 DISABLE_ENV = "HARNESS_NO_ISA_SCAN"  # "1": skip this check (bench/inspect.py --no-isa)
 
 
@@ -84,8 +87,9 @@ MOVBE = _x86("MOVBE", _V3)
 AVX512 = _x86("AVX-512", _V4)
 
 # within one level, the feature named as "the highest" (AVX2 over AVX, SVE2 over SVE)
-_RANK = {f: i for i, f in enumerate((SSE, SSE2, SSE3, SSSE3, SSE41, SSE42, POPCNT, CX16, MOVBE,
-                                      LZCNT, BMI1, BMI2, F16C, AVX, FMA, AVX2, AVX512))}  # fmt: skip
+_RANK = {f: i for i, f in enumerate((SSE, SSE2, SSE3, SSSE3, SSE41, SSE42, POPCNT, CX16,
+                                      MOVBE, LZCNT, BMI1, BMI2, F16C, AVX, FMA, AVX2,
+                                      AVX512))}  # fmt: skip
 _X86_MNEMONICS: dict[str, Feature] = {}
 for _names, _feat in (
     ("addsubps addsubpd haddps haddpd hsubps hsubpd lddqu movddup movshdup movsldup "
@@ -227,14 +231,18 @@ class CodeImage:
 
     family: Family
     regions: tuple[tuple[int, bytes], ...]  # (virtual address, bytes)
-    functions: tuple[tuple[int, int, str], ...] = ()  # sorted (start, end, name)
+    # sorted (start, end, name); read only when there is something to attribute (slow)
+    symbols: Callable[[], tuple[tuple[int, int, str], ...]] | None = None
+
+    def functions(self) -> tuple[tuple[int, int, str], ...]:
+        return self.symbols() if self.symbols is not None else ()
 
 
 @dataclass(kw_only=True)
 class IsaUse:
     feature: Feature
     count: int = 0
-    functions: dict[str, int] = field(default_factory=dict)  # name -> instructions
+    addresses: list[int] = field(default_factory=list)  # the first MAX_ADDRESSES of them
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -247,56 +255,33 @@ class Scan:
 
 def elf_code(data: bytes) -> CodeImage | None:
     from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import SymbolTableSection
 
     elf = ELFFile(io.BytesIO(data))
-    machine = elf["e_machine"]
     family = {"EM_X86_64": Family.X86_64, "EM_386": Family.I686, "EM_AARCH64": Family.AARCH64}
-    fam = family.get(machine)
+    fam = family.get(elf["e_machine"])
     if fam is None or (fam is Family.X86_64 and elf.elfclass != 64):
         return None
     regions: list[tuple[int, bytes]] = []
-    functions: list[tuple[int, int, str]] = []
     for sec in elf.iter_sections():
         if sec["sh_flags"] & 0x4 and sec["sh_type"] == "SHT_PROGBITS" and sec["sh_size"]:
             off, size = sec["sh_offset"], sec["sh_size"]
             regions.append((sec["sh_addr"], data[off : off + size]))
-        elif isinstance(sec, SymbolTableSection) and sec.name in (".symtab", ".dynsym"):
+    return CodeImage(family=fam, regions=tuple(regions), symbols=lambda: elf_functions(data))
+
+
+def elf_functions(data: bytes) -> tuple[tuple[int, int, str], ...]:
+    """Sized STT_FUNC symbols of .symtab and .dynsym, sorted by address."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    functions: list[tuple[int, int, str]] = []
+    for sec in ELFFile(io.BytesIO(data)).iter_sections():
+        if isinstance(sec, SymbolTableSection) and sec.name in (".symtab", ".dynsym"):
             for sym in sec.iter_symbols():
                 if sym["st_info"]["type"] == "STT_FUNC" and sym["st_size"] and sym.name:
                     start = sym["st_value"]
                     functions.append((start, start + sym["st_size"], sym.name))
-    return CodeImage(family=fam, regions=tuple(regions), functions=_dedup(functions))
-
-
-def pe_code(data: bytes) -> CodeImage | None:
-    import pefile
-
-    pe = pefile.PE(data=data, fast_load=True)
-    fam = {0x8664: Family.X86_64, 0x14C: Family.I686, 0xAA64: Family.AARCH64}.get(
-        pe.FILE_HEADER.Machine
-    )
-    if fam is None:
-        return None
-    base = pe.OPTIONAL_HEADER.ImageBase
-    regions = [
-        (base + s.VirtualAddress, s.get_data())
-        for s in pe.sections
-        if s.Characteristics & 0x20000000  # IMAGE_SCN_MEM_EXECUTE
-    ]
-    pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"]])
-    exports = getattr(pe, "DIRECTORY_ENTRY_EXPORT", None)
-    starts = sorted(
-        (base + e.address, e.name.decode("ascii", "replace"))
-        for e in (exports.symbols if exports is not None else [])
-        if e.name and e.address
-    )
-    # exports carry no size: each runs to the next export (or the end of its section)
-    functions = [
-        (start, starts[i + 1][0] if i + 1 < len(starts) else start + 0x10000, name)
-        for i, (start, name) in enumerate(starts)
-    ]
-    return CodeImage(family=fam, regions=tuple(regions), functions=_dedup(functions))
+    return _dedup(functions)
 
 
 def macho_code(data: bytes) -> list[CodeImage]:
@@ -376,7 +361,6 @@ def scan(image: CodeImage, *, max_bytes: int = MAX_CODE_BYTES) -> Scan:
     family = image.family
     arm = family is Family.AARCH64
     i686 = family is Family.I686
-    starts = [f[0] for f in image.functions]
     uses: dict[str, IsaUse] = {}
     scanned = total = 0
     for addr, code in image.regions:
@@ -401,8 +385,8 @@ def scan(image: CodeImage, *, max_bytes: int = MAX_CODE_BYTES) -> Scan:
             if use is None:
                 use = uses[feat.name] = IsaUse(feature=feat)
             use.count += 1
-            fn = function_at(image.functions, starts, address)
-            use.functions[fn] = use.functions.get(fn, 0) + 1
+            if len(use.addresses) < MAX_ADDRESSES:
+                use.addresses.append(address)
     ordered = sorted(uses.values(), key=lambda u: (-u.feature.level, -_RANK.get(u.feature, 0)))
     return Scan(family=image.family, uses=tuple(ordered), scanned=scanned, total=total)
 
@@ -478,8 +462,6 @@ def check(wheel: Wheel) -> Iterator[Finding]:
         try:
             if member.binary is BinaryKind.ELF:
                 images = [i for i in [elf_code(data)] if i is not None]
-            elif member.binary is BinaryKind.PE:
-                images = [i for i in [pe_code(data)] if i is not None]
             elif member.binary is BinaryKind.MACHO:
                 images = macho_code(data)
             else:
@@ -504,11 +486,19 @@ def _findings(
         if u.feature.level > level and not (macos and u.feature.name in _MACOS_X86_OK)
     ]
     if beyond:
+        functions = image.functions()
+        starts = [f[0] for f in functions]
+        by_feature: dict[str, dict[str, int]] = {}
+        for u in beyond:
+            counts = by_feature.setdefault(u.feature.name, {})
+            for a in u.addresses:
+                fn = function_at(functions, starts, a)
+                counts[fn] = counts.get(fn, 0) + 1
         top = beyond[0].feature
         names = sorted({u.feature.name for u in beyond}, key=lambda n: n)
         parts = []
         for u in beyond:
-            fns = sorted(u.functions.items(), key=lambda kv: (-kv[1], kv[0]))
+            fns = sorted(by_feature[u.feature.name].items(), key=lambda kv: (-kv[1], kv[0]))
             shown = ", ".join(name for name, _ in fns[:MAX_FUNCTIONS_LISTED])
             more = len(fns) - MAX_FUNCTIONS_LISTED
             parts.append(f"{u.feature.name} in {shown}" + (f" (+{more} more)" if more > 0 else ""))
@@ -531,7 +521,9 @@ def _findings(
                 "features": names,
                 "functions": {
                     u.feature.name: dict(
-                        sorted(u.functions.items(), key=lambda kv: (-kv[1], kv[0]))[:64]
+                        sorted(by_feature[u.feature.name].items(), key=lambda kv: (-kv[1], kv[0]))[
+                            :64
+                        ]
                     )
                     for u in beyond
                 },

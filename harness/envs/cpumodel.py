@@ -164,7 +164,8 @@ def _locate(wheel: Path, code: bytes, family: Family) -> dict[str, object] | Non
                 image = elf_code(data)
                 if image is None or image.family is not family:
                     continue
-                starts = [f[0] for f in image.functions]
+                functions = image.functions()
+                starts = [f[0] for f in functions]
                 for base, text in image.regions:
                     i = text.find(code)
                     if i >= 0:
@@ -173,7 +174,7 @@ def _locate(wheel: Path, code: bytes, family: Family) -> dict[str, object] | Non
                             "library": name.rsplit("/", 1)[-1],
                             "member": name,
                             "offset": vaddr,
-                            "function": function_at(image.functions, starts, vaddr),
+                            "function": function_at(functions, starts, vaddr),
                         }
     except (OSError, zipfile.BadZipFile, ValueError, KeyError):
         return None
