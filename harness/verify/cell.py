@@ -19,7 +19,7 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from harness import config as config_mod
-from harness.envs import Environment, Mount, Probe, Session
+from harness.envs import Environment, Mount, Probe, Session, cpumodel
 from harness.errors import HarnessError
 from harness.fsutil import sha256_file
 from harness.redact import Redactor
@@ -133,6 +133,7 @@ def cell_mounts(task: Task) -> list[Mount]:
     ]
     if task.deps_dir is not None:
         mounts.append(Mount(source=task.deps_dir, target=DEPS))
+    mounts.extend(cpumodel.mounts(task.env.spec))  # cpu = "...": qemu-user for the smoke steps
     if task.sources_dir is not None:
         mounts.append(Mount(source=task.sources_dir, target=SOURCES))
     return mounts
@@ -308,6 +309,15 @@ def run_suite(cell: CellRun, suite: str, argv: Sequence[str], token: str = "") -
     result = _parse_result(out)
     if result is not None:
         cell.steps[-1] = replace(s, detail={**s.detail, "checks": result.get("checks", [])})
+    task = cell.task
+    sigill = cpumodel.sigill_reason(
+        task.env.spec, s.returncode, out, machine=task.probe.machine, wheel=task.wheel
+    )
+    if s.status is RunStatus.FAILED and sigill is not None:
+        cell.steps[-1] = replace(
+            cell.steps[-1], detail={**cell.steps[-1].detail, "sigill": sigill[1]}
+        )
+        raise CellStop(RunStatus.FAILED, sigill[0])
     unfinished = _unfinished(s, result, token)
     if unfinished:
         cell.steps[-1] = replace(cell.steps[-1], status=RunStatus.FAILED)
@@ -328,6 +338,13 @@ def run_stages(cell: CellRun) -> None:
     pip = make_venv(cell)
     prove_pick(cell, install_wheel(cell, pip))
     install_test_requires(cell, pip)
+    spec = cell.task.env.spec
+    if spec.cpu:  # from here on, the venv's python runs under the env's CPU model
+        venv = f"{cell.session.workdir}/venv"
+        s, _ = cell.step(
+            "cpu", cpumodel.wrap_argv(spec, cell.python, cell.smoke, venv), fail_as=RunStatus.ERROR
+        )
+        cell.require(s, f"running the venv as cpu {spec.cpu} failed")
     name = parse_wheel_filename(cell.task.wheel.name)[0]
     for suite in cell.cfg.suites_for(name):
         # harness suites must report their completion; the project's command is judged by
@@ -361,8 +378,8 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
     t0 = time.perf_counter()
     steps: list[Step] = []
     status, reason = RunStatus.PASSED, ""
-    mounts = cell_mounts(task)
     try:
+        mounts = cell_mounts(task)
         with task.env.session(mounts) as session:
             cell = CellRun(task=task, cfg=cfg, session=session, mounts=mounts, steps=steps)
             run_stages(cell)
