@@ -51,6 +51,32 @@ def cache_name(wheel):
     return "%s-%s" % (stem, sys.implementation.cache_tag or "nocache")
 
 
+def debundle(tree, wheel_dir):
+    """A debundled pip (Debian 11 and older) puts every *.whl of its wheel directory on
+    sys.path and imports its dependencies from those zips, uncompiled. Unpack the same
+    wheels into TREE/debundled/NAME.whl/ (directories, so they compile) and point the copy's
+    WHEEL_DIR there: the same code, imported from directories instead of zips."""
+    init = os.path.join(tree, "pip", "_vendor", "__init__.py")
+    with open(init) as fh:
+        text = fh.read()
+    if "DEBUNDLED = True" not in text:
+        return
+    target = os.path.join(tree, "debundled")
+    for wheel in glob.glob(os.path.join(wheel_dir, "*.whl")):
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extractall(os.path.join(target, os.path.basename(wheel)))
+    lines = []
+    for line in text.splitlines(True):
+        if line.startswith("WHEEL_DIR = "):
+            line = (
+                "WHEEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname("
+                "os.path.abspath(__file__)))), 'debundled')  # harness: unpacked copies\n"
+            )
+        lines.append(line)
+    with open(init, "w") as fh:
+        fh.write("".join(lines))
+
+
 def build_pip_cache(root):
     wheel = bundled_pip()
     if not wheel:
@@ -61,7 +87,11 @@ def build_pip_cache(root):
         tmp = tempfile.mkdtemp(prefix=".build-", dir=root)
         with zipfile.ZipFile(wheel) as zf:
             zf.extractall(tmp)
-        ok = compileall.compile_dir(os.path.join(tmp, "pip"), quiet=1, workers=os.cpu_count() or 1)
+        debundle(tmp, os.path.dirname(wheel))
+        workers = os.cpu_count() or 1
+        ok = compileall.compile_dir(os.path.join(tmp, "pip"), quiet=1, workers=workers)
+        if os.path.isdir(os.path.join(tmp, "debundled")):  # best effort: py2-only files fail
+            compileall.compile_dir(os.path.join(tmp, "debundled"), quiet=2, workers=workers)
         if not ok:
             print("compiling %s failed" % wheel, file=sys.stderr)
             shutil.rmtree(tmp, ignore_errors=True)

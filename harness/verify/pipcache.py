@@ -25,9 +25,12 @@ _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def cache_root(env: Environment, probe: Probe) -> Path:
+def cache_root(env: Environment, probe: Probe, smoke_dir: Path) -> Path:
+    """One directory per env identity and version of the builder (mkvenv.py)."""
+    builder = hashlib.sha256((smoke_dir / "mkvenv.py").read_bytes()).hexdigest()
     identity = "\0".join(
         (
+            builder,
             env.spec.name,
             env.image or "host",
             probe.executable,
@@ -49,7 +52,7 @@ def ensure(
 ) -> tuple[Path | None, Step | None]:
     """The env's compiled-pip directory (None: could not be built, cells run pip from its
     wheel) and the Step of the build when this call built it (None when it was cached)."""
-    root = cache_root(env, probe)
+    root = cache_root(env, probe, smoke_dir)
     with _lock(root):
         if (root / READY).is_file():
             return root, None
