@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
+import zipfile
 from collections.abc import Iterator
 
 from harness.findings import Finding, error
@@ -12,6 +15,12 @@ from harness.wheel import Wheel
 # PEP 376/427: RECORD itself and its signatures carry no hash.
 _UNHASHED = ("RECORD", "RECORD.jws", "RECORD.p7s")
 _WEAK = {"md5", "sha1"}
+# what PEP 376 allows (hashlib.algorithms_guaranteed, minus the weak ones)
+_STRONG = frozenset(
+    {"sha224", "sha384", "sha512", "sha3_224", "sha3_256", "sha3_384", "sha3_512",
+     "blake2b", "blake2s"}
+)  # fmt: skip
+_CHUNK = 1024 * 1024
 
 
 def check(wheel: Wheel) -> Iterator[Finding]:
@@ -49,6 +58,7 @@ def check(wheel: Wheel) -> Iterator[Finding]:
         listed[path] = (hash_field, size_field)
 
     members = {m.name: m for m in wheel.members if not m.is_dir}
+    other: list[tuple[str, str, str]] = []  # (member, algorithm, digest) not sha256
     for name, m in members.items():
         entry = listed.get(name)
         if entry is None:
@@ -62,13 +72,7 @@ def check(wheel: Wheel) -> Iterator[Finding]:
             continue
         algo, _, expected = hash_field.partition("=")
         if algo != "sha256":
-            if algo in _WEAK:
-                yield error(
-                    "record.hash-mismatch", f"RECORD uses {algo}, which wheels forbid", path=name
-                )
-            else:
-                # stronger algorithms are allowed by the spec; we only verify sha256
-                pass
+            other.append((name, algo, expected))
             continue
         if m.sha256 is None:
             continue  # unreadable: archive.corrupt says it
@@ -88,8 +92,62 @@ def check(wheel: Wheel) -> Iterator[Finding]:
                 record=size_field,
                 actual=m.actual_size,
             )
+    yield from _check_other_algorithms(wheel, other)
     for name in listed:
         if name not in members and not name.endswith("/"):
             yield error(
                 "record.unlisted", "RECORD lists a file that is not in the wheel", path=name
             )
+
+
+def _check_other_algorithms(wheel: Wheel, entries: list[tuple[str, str, str]]) -> Iterator[Finding]:
+    """RECORD hashes other than sha256: weak or unknown ones are errors, the others (sha384,
+    sha512, blake2b, ...) are verified by re-reading the member, streamed and bounded."""
+    if not entries:
+        return
+    verifiable: list[tuple[str, str, str]] = []
+    for name, algo, expected in entries:
+        if algo in _WEAK:
+            yield error(
+                "record.hash-mismatch", f"RECORD uses {algo}, which wheels forbid", path=name
+            )
+        elif algo.lower() not in _STRONG:
+            yield error(
+                "record.hash-mismatch",
+                f"RECORD uses an unknown hash algorithm {algo!r}: cannot be verified",
+                path=name,
+            )
+        else:
+            verifiable.append((name, algo.lower(), expected))
+    if not verifiable:
+        return
+    try:
+        zf = zipfile.ZipFile(wheel.path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        for name, algo, _ in verifiable:
+            yield error("record.hash-mismatch", f"cannot verify {algo}: {exc}", path=name)
+        return
+    with zf:
+        for name, algo, expected in verifiable:
+            member = wheel.member(name)
+            if member is None or member.sha256 is None:
+                continue  # unreadable: archive.corrupt says it
+            h = hashlib.new(algo)
+            try:
+                with zf.open(name) as fh:
+                    remaining = (member.actual_size or 0) + _CHUNK
+                    while remaining > 0 and (chunk := fh.read(_CHUNK)):
+                        remaining -= len(chunk)
+                        h.update(chunk)
+            except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, KeyError) as exc:
+                yield error("record.hash-mismatch", f"cannot verify {algo}: {exc}", path=name)
+                continue
+            actual = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode("ascii")
+            if actual != expected:
+                yield error(
+                    "record.hash-mismatch",
+                    f"{algo} differs from RECORD",
+                    path=name,
+                    record=expected,
+                    actual=actual,
+                )
