@@ -10,7 +10,7 @@ import zipfile
 from collections.abc import Iterator
 
 from harness.findings import Finding, error
-from harness.wheel import Wheel
+from harness.wheel import DEFAULT_LIMITS, Wheel
 
 # PEP 376/427: RECORD itself and its signatures carry no hash.
 _UNHASHED = ("RECORD", "RECORD.jws", "RECORD.p7s")
@@ -21,6 +21,8 @@ _STRONG = frozenset(
      "blake2b", "blake2s"}
 )  # fmt: skip
 _CHUNK = 1024 * 1024
+MAX_ABSENT_LISTED = 50  # absent files named one by one; the rest are counted
+MAX_RECORD_ROWS = 2 * DEFAULT_LIMITS.max_members
 
 
 def check(wheel: Wheel) -> Iterator[Finding]:
@@ -36,27 +38,55 @@ def check(wheel: Wheel) -> Iterator[Finding]:
             yield error("record.missing", "no RECORD in the .dist-info directory", path=dist_info)
         return
     try:
-        rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
+        # streamed line by line (a StringIO of the whole RECORD costs 4 bytes a character)
+        rows = csv.reader(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", newline=""))
+        listed, bad_rows = _parse_rows(rows, record_name)
     except (UnicodeDecodeError, csv.Error) as exc:
         yield error("record.missing", f"RECORD is not readable CSV: {exc}", path=record_name)
         return
+    yield from bad_rows
+    yield from _check_members(wheel, dist_info, listed)
 
+
+def _parse_rows(
+    rows: Iterator[list[str]], record_name: str
+) -> tuple[dict[str, tuple[str, str]], list[Finding]]:
     listed: dict[str, tuple[str, str]] = {}
+    problems: list[Finding] = []
     for lineno, row in enumerate(rows, 1):
+        if lineno > MAX_RECORD_ROWS:
+            problems.append(
+                error(
+                    "record.unlisted",
+                    f"RECORD has more than {MAX_RECORD_ROWS} lines (a wheel has at most "
+                    f"{DEFAULT_LIMITS.max_members} members): the rest is not read",
+                    path=record_name,
+                )
+            )
+            break
         if not row:
             continue
         if len(row) != 3:
-            yield error(
-                "record.hash-mismatch",
-                f"RECORD line {lineno} has {len(row)} fields, expected 3",
-                path=record_name,
+            problems.append(
+                error(
+                    "record.hash-mismatch",
+                    f"RECORD line {lineno} has {len(row)} fields, expected 3",
+                    path=record_name,
+                )
             )
             continue
         path, hash_field, size_field = row
         if path in listed:
-            yield error("record.unlisted", f"listed twice in RECORD (line {lineno})", path=path)
+            problems.append(
+                error("record.unlisted", f"listed twice in RECORD (line {lineno})", path=path)
+            )
         listed[path] = (hash_field, size_field)
+    return listed, problems
 
+
+def _check_members(
+    wheel: Wheel, dist_info: str, listed: dict[str, tuple[str, str]]
+) -> Iterator[Finding]:
     members = {m.name: m for m in wheel.members if not m.is_dir}
     other: list[tuple[str, str, str]] = []  # (member, algorithm, digest) not sha256
     for name, m in members.items():
@@ -93,11 +123,16 @@ def check(wheel: Wheel) -> Iterator[Finding]:
                 actual=m.actual_size,
             )
     yield from _check_other_algorithms(wheel, other)
-    for name in listed:
-        if name not in members and not name.endswith("/"):
-            yield error(
-                "record.unlisted", "RECORD lists a file that is not in the wheel", path=name
-            )
+    absent = [n for n in listed if n not in members and not n.endswith("/")]
+    for name in absent[:MAX_ABSENT_LISTED]:
+        yield error("record.unlisted", "RECORD lists a file that is not in the wheel", path=name)
+    if len(absent) > MAX_ABSENT_LISTED:
+        yield error(
+            "record.unlisted",
+            f"... and {len(absent) - MAX_ABSENT_LISTED} more files RECORD lists that are not "
+            f"in the wheel ({len(absent)} in all)",
+            absent=len(absent),
+        )
 
 
 def _check_other_algorithms(wheel: Wheel, entries: list[tuple[str, str, str]]) -> Iterator[Finding]:
