@@ -186,10 +186,6 @@ def _b64(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def _keep(name: str, dist_info_prefix: bool) -> bool:
-    return dist_info_prefix or name.endswith((".so", ".pyd", ".dll", ".dylib")) or ".so." in name
-
-
 def read_wheel(path: Path, limits: Limits = DEFAULT_LIMITS) -> Wheel:
     """Read ``path`` once, safely. Never raises for a bad archive: see ``load_findings``."""
     findings: list[Finding] = []
@@ -283,7 +279,8 @@ def read_wheel(path: Path, limits: Limits = DEFAULT_LIMITS) -> Wheel:
                 )
                 members.append(_member(info, None, None, None))
                 continue
-            wanted = mname not in seen and _keep(mname, mname.startswith(dist_info_prefixes))
+            # .dist-info files are kept; binaries too, by magic (read_member sees the head)
+            wanted = mname not in seen and mname.startswith(dist_info_prefixes)
             budget = limits.max_kept_size - kept_total
             if mname in seen:
                 budget = 0
