@@ -38,6 +38,19 @@ DOWNLOAD = "actions/download-artifact@v4"
 INPUT_ARTIFACT = "harness-input"  # the wheels + plan.json, as the plan job saw them
 SHARD_ARTIFACT = "harness-shard-"
 REPORT_ARTIFACT = "harness-report"
+# host tools the container images are built with, offline from Debian's archive (DESIGN)
+IMAGE_TOOLS = (
+    "mmdebstrap",
+    "debian-archive-keyring",
+    "arch-test",
+    "qemu-user-static",
+    "binfmt-support",
+    "musl-tools",
+    "busybox-static",
+    "gcc",
+    "make",
+    "xz-utils",
+)
 
 
 class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
@@ -219,8 +232,8 @@ def github_workflow(ci: CISettings) -> str:
         ' --shard "$JOB" --report-dir shard-report)\n'
         'if [ -n "$TARGET_PYTHON" ]; then args+=(--interpreter "$TARGET_PYTHON"); fi\n'
         'if [ "$KIND" = linux ]; then\n'
-        "  sudo apt-get update -q && sudo apt-get install -yq mmdebstrap qemu-user-static "
-        "binfmt-support\n"
+        "  # what the harness builds its images with (README: environments)\n"
+        f"  sudo apt-get update -q && sudo apt-get install -yq {' '.join(IMAGE_TOOLS)}\n"
         '  sudo -E env "PATH=$PATH" harness verify "${args[@]}"\n'
         "else\n"
         '  harness verify "${args[@]}"\n'
