@@ -147,3 +147,15 @@ def test_linux_shards_and_a_host_job_merge_like_one_run(
             ["--plan", "plan.json", "--shard", "host"],
         ],
     )
+
+
+def test_predicted_tags_are_the_probed_tags_of_every_built_env(
+    docker_envs: dict[str, Environment],
+) -> None:
+    """The plan's prediction (no Docker) equals pip's real tag list in each env, in order."""
+    from harness.ci.tags import container_platforms, cpython_tag_list
+
+    assert docker_envs
+    for name, env in docker_envs.items():
+        python, _, plats = container_platforms(env.spec)
+        assert cpython_tag_list(python, plats, name) == env.probe().tags, name
