@@ -92,6 +92,12 @@ def test_plan_json_round_trips_and_an_edited_plan_is_refused(yappi_plan: plan_mo
     doc["cells"] = doc["cells"][1:]
     with pytest.raises(InputError, match="does not match the plan's content"):
         plan_mod.from_json(doc, "p")
+    # a forged plan whose id was recomputed is still checked for consistency
+    doc["cells"][0]["wheel"] = "other-1.0-py3-none-any.whl"
+    body = {k: v for k, v in doc.items() if k not in ("schema", "id")}
+    doc["id"] = plan_mod.plan_id(body)
+    with pytest.raises(InputError, match=r"cells\[0\]\.wheel: 'other-1.0-py3-none-any.whl' is not"):
+        plan_mod.from_json(doc, "p")
 
 
 def test_universal2_is_planned_on_both_macos_kinds_when_it_is_what_pip_picks(
