@@ -248,7 +248,9 @@ def compute(
             place(spec.name, tags, COST_HOST, RunnerKind.LINUX_HOST, spec.python)
             continue
         python, arch, plats = container_platforms(spec)
-        cost = COST_NATIVE if arch in NATIVE_ARCHES else COST_QEMU
+        # another arch, or a CPU model (qemu -cpu, harness/envs cpu = "..."): emulated
+        emulated = arch not in NATIVE_ARCHES or getattr(spec, "cpu", None)
+        cost = COST_QEMU if emulated else COST_NATIVE
         place(spec.name, cpython_tag_list(python, plats, where), cost, RunnerKind.LINUX, None)
 
     for kind in host_kinds:
