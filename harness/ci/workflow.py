@@ -190,6 +190,22 @@ def _install(ci: CISettings) -> dict[str, Any]:
     }
 
 
+# PyPI trusted publishing, the documented manual exchange: the job's OIDC token (audience
+# from PyPI) -> POST /_/oidc/mint-token -> a short-lived API token, masked, given to the
+# harness as TWINE_PASSWORD for this one command only.
+TRUSTED_PUBLISHING = """\
+set -euo pipefail
+json() { python -c "import json, sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+audience="$(curl -fsS https://pypi.org/_/oidc/audience | json audience)"
+oidc="$(curl -fsS -H "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \\
+  "$ACTIONS_ID_TOKEN_REQUEST_URL&audience=$audience" | json value)"
+token="$(python -c "import json, sys; print(json.dumps({'token': sys.argv[1]}))" "$oidc" \\
+  | curl -fsS -X POST --data @- https://pypi.org/_/oidc/mint-token | json token)"
+echo "::add-mask::$token"
+export TWINE_PASSWORD="$token"
+"""
+
+
 def github_workflow(ci: CISettings) -> str:
     wheels = ci.wheels
     fetch_wheels = {
@@ -313,9 +329,10 @@ def github_workflow(ci: CISettings) -> str:
                 {"uses": SETUP_PYTHON, "with": {"python-version": HARNESS_PYTHON}},
                 _install(ci),
                 {
-                    "name": "promote (trusted publishing: twine uses the OIDC token)",
+                    "name": "promote (PyPI trusted publishing: a short-lived token from OIDC)",
                     "shell": "bash",
-                    "run": f"harness promote merged/ --dist {INPUT_ARTIFACT}/{wheels}/ --to pypi",
+                    "run": TRUSTED_PUBLISHING
+                    + f"harness promote merged/ --dist {INPUT_ARTIFACT}/{wheels}/ --to pypi\n",
                 },
             ],
         }

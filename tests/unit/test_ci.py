@@ -298,6 +298,14 @@ def test_workflow_promotes_only_after_a_passing_merge_with_trusted_publishing() 
     assert promote["permissions"]["id-token"] == "write"
     assert promote["environment"]["name"] == "pypi"
     assert doc["permissions"] == {"contents": "read", "actions": "read"}
+    # every script is valid bash (the token exchange included)
+    scripts = [st["run"] for job in jobs.values() for st in job["steps"] if "run" in st]
+    assert any("oidc/mint-token" in sc for sc in scripts)
+    for script in scripts:
+        r = subprocess.run(
+            ["bash", "-n"], input=script, check=False, capture_output=True, text=True
+        )
+        assert r.returncode == 0, (script, r.stderr)
 
 
 def test_ci_settings_from_pyproject(tmp_path: Path) -> None:
