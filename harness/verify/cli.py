@@ -32,6 +32,8 @@ examples:
   harness verify --release yappi==1.7.6 --matrix host      # no Docker needed
   harness verify dist/ --matrix linux --report-dir reports/
   harness verify dist/*.whl --matrix nightly --env bullseye --env trixie --jobs 2
+  harness verify dist/ --matrix linux --shard 1/2 --report-dir shards/linux-1   # CI shard
+  harness verify dist/ --plan plan.json --shard macos-arm64-py3.12 --interpreter python3.12
 """
 
 
