@@ -1,7 +1,8 @@
 """What the sweep tests need: a small compiled project built here (gcc + CPython headers,
 one C extension that needs libstdc++.so.6 as a C++ extension would, packed as a
 manylinux_2_17 wheel with a correct RECORD), a pypiserver with its default settings
-(anyone downloads, uploads need a password) on loopback, and uploads through twine as a release job would."""
+(anyone downloads, uploads need a password) on loopback, and uploads through twine as a
+release job would."""
 
 from __future__ import annotations
 

@@ -132,8 +132,8 @@ def test_sqlite_history_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
         p.join(120)
         assert p.exitcode == 0
     sweeps = SqliteHistory(path).sweeps()
-    assert len(sweeps) == 60
-    assert len({s.id for s in sweeps}) == 60
+    assert len(sweeps) == 36
+    assert len({s.id for s in sweeps}) == 36
     assert [s.id for s in sweeps] == sorted(s.id for s in sweeps)
     # one identity stored once for 36 sweeps; WAL mode
     with sqlite3.connect(path) as db:
