@@ -125,7 +125,8 @@ def identify(env: Environment, probe: Probe) -> Identity:
     """The identity of a prepared env (docker: one `docker run` per new image id, cached)."""
     ident = _from_probe(env, probe)
     if env.spec.kind is EnvKind.HOST:
-        ident["executable"] = probe.executable
+        # the interpreter itself, not the venv that first probed it (probes are cached)
+        ident["executable"] = str(Path(probe.executable).resolve())
         ident["os"] = _host_os()
         return ident
     from harness.envs.docker import docker, image_inspect, image_labels
