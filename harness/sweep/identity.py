@@ -178,6 +178,8 @@ def digest(ident: Mapping[str, Any]) -> str:
 def changes(before: Mapping[str, Any], after: Mapping[str, Any], limit: int = 12) -> list[str]:
     """What changed in an env, one short line per difference, packages last."""
     out: list[str] = []
+    if after.get("refreshed"):
+        out.append(f"rebuilt by --refresh: {after['refreshed']}")
     for key in FIELDS:
         old, new = before.get(key, ""), after.get(key, "")
         if old != new and key != "image_id":
