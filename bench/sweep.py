@@ -13,16 +13,22 @@ usage: python bench/sweep.py [--matrix nightly] [--project yappi]
 
 from __future__ import annotations
 
-import argparse
-import gzip
-import json
-import os
-import shutil
-import subprocess
-import tempfile
-import time
-from dataclasses import replace
+import sys
 from pathlib import Path
+
+# bench/ holds inspect.py (another bench): keep it from shadowing the stdlib module.
+_BENCH = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
+
+import argparse  # noqa: E402
+import gzip  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 
 
 def main() -> int:

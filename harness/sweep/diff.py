@@ -29,7 +29,7 @@ from harness.sweep.identity import changes
 class CellChange:
     cell: Cell
     before: Cell | None
-    was: str  # passed | failed | error | skipped | new release | new env | not run
+    was: str  # passed|failed|error|skipped|new release|new env|not run|first sweep
     env_changes: tuple[str, ...] = ()
     wheel_changed: bool = False  # same file name, other sha256 than last sweep
 
@@ -116,7 +116,7 @@ def compute(previous: Mapping[str, Sweep | None], current: Sweep) -> SweepDiff:
             new_releases += sorted(releases)
             for c in cells:
                 if c.bad:
-                    new_failures.append(CellChange(cell=c, before=None, was="new release"))
+                    new_failures.append(CellChange(cell=c, before=None, was="first sweep"))
             continue
         prev_cells = {c.key: c for c in prev.cells if c.project == project}
         prev_releases = {r for r in prev.releases if r[0] == project}

@@ -115,15 +115,19 @@ def run(args: argparse.Namespace) -> int:
             markup=False,
             highlight=False,
         )
-    out.print("per project and env, oldest first ('.' passed, 'x' failed/error, '-' static "
-              "only):", markup=False, highlight=False)  # fmt: skip
+    out.print("per project and env, the last 30 sweeps, oldest first ('.' passed, "
+              "'x' failed/error, '-' static only):", markup=False, highlight=False)  # fmt: skip
     for proj, envs in lines.items():
         out.print(proj, markup=False, highlight=False)
         for env, rows in sorted(envs.items()):
             last = rows[-1]
+            tally = (
+                f"{last['skipped']} wheel(s) static only"
+                if env == "static"
+                else f"{last['passed']} passed, {last['failed']} failed, {last['error']} error"
+            )
             out.print(
-                f"  {env:<12} {''.join(_mark(r) for r in rows):<30} last: {last['passed']} "
-                f"passed, {last['failed']} failed, {last['error']} error",
+                f"  {env:<12} {''.join(_mark(r) for r in rows[-30:]):<30} last: {tally}",
                 markup=False,
                 highlight=False,
             )

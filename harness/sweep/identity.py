@@ -125,7 +125,8 @@ def identify(env: Environment, probe: Probe) -> Identity:
     """The identity of a prepared env (docker: one `docker run` per new image id, cached)."""
     ident = _from_probe(env, probe)
     if env.spec.kind is EnvKind.HOST:
-        ident["executable"] = probe.executable
+        # the interpreter itself, not the venv that first probed it (probes are cached)
+        ident["executable"] = str(Path(probe.executable).resolve())
         ident["os"] = _host_os()
         return ident
     from harness.envs.docker import docker, image_inspect, image_labels
@@ -177,6 +178,8 @@ def digest(ident: Mapping[str, Any]) -> str:
 def changes(before: Mapping[str, Any], after: Mapping[str, Any], limit: int = 12) -> list[str]:
     """What changed in an env, one short line per difference, packages last."""
     out: list[str] = []
+    if after.get("refreshed"):
+        out.append(f"rebuilt by --refresh: {after['refreshed']}")
     for key in FIELDS:
         old, new = before.get(key, ""), after.get(key, "")
         if old != new and key != "image_id":
