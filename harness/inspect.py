@@ -131,12 +131,14 @@ def inspect_paths(paths: Sequence[str | Path]) -> InspectResult:
 
 def render_text(result: InspectResult, out: Console | None = None) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     out = out or console.out()
     styles = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
+    safe = console.sanitize
     for wr in result.wheels:
-        mark = "[red]FAIL[/red]" if wr.errors else "[green]ok[/green]"
-        out.print(f"{mark}  [bold]{wr.wheel.filename}[/bold]")
+        mark = Text("FAIL", style="red") if wr.errors else Text("ok", style="green")
+        out.print(Text.assemble(mark, "  ", (safe(wr.wheel.filename), "bold")))
         if not wr.findings:
             continue
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -146,10 +148,10 @@ def render_text(result: InspectResult, out: Console | None = None) -> None:
         table.add_column("message", overflow="fold")
         for f in wr.findings:
             table.add_row(
-                f"[{styles[f.severity]}]{f.severity}[/]",
-                f.code,
-                f.path or "",
-                f.message,
+                Text(str(f.severity), style=styles[f.severity]),
+                Text(safe(f.code)),
+                Text(safe(f.path or "")),
+                Text(safe(f.message)),
                 end_section=False,
             )
         out.print(table)

@@ -275,6 +275,12 @@ def read_wheel(path: Path, limits: Limits = DEFAULT_LIMITS) -> Wheel:
             if mname.endswith("/"):
                 members.append(_member(info, None, None, None))
                 continue
+            if info.flag_bits & 0x1:
+                findings.append(
+                    error("archive.corrupt", "member is encrypted (wheels cannot be)", path=mname)
+                )
+                members.append(_member(info, None, None, None))
+                continue
             digest, nread, data, problem = _read_member(zf, info, limits)
             if problem is not None:
                 code, msg = problem
@@ -386,4 +392,6 @@ def _read_member(
         return None, None, None, ("archive.corrupt", f"cannot be read: {exc}")
     except NotImplementedError as exc:
         return None, None, None, ("archive.corrupt", f"unsupported compression: {exc}")
+    except RuntimeError as exc:  # zipfile: encrypted, or a password needed
+        return None, None, None, ("archive.corrupt", f"cannot be read: {exc}")
     return _b64(h.digest()), n, b"".join(chunks), None

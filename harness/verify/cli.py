@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,6 +93,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_report_dir(directory: Path) -> None:
+    """The report directory exists (or is created) and takes a file: checked up front."""
+    try:
+        if directory.exists() and not directory.is_dir():
+            raise UsageError(f"--report-dir {directory}: exists and is not a directory")
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".harness-write-test.", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(
+            f"--report-dir {directory}: cannot write there: {exc.strerror or exc}"
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from harness import matrix as matrix_mod
     from harness.release import DEFAULT_INDEX, download_release
@@ -104,7 +120,10 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--jobs must be at least 1")
         cfg = replace(cfg, jobs=args.jobs)
     if args.timeout is not None:
+        if args.timeout < 1:
+            raise UsageError(f"--timeout {args.timeout}: expected a number of seconds >= 1")
         cfg = replace(cfg, timeout_s=args.timeout)
+    check_report_dir(args.report_dir)  # before anything runs, not after the whole matrix
     mx = matrix_mod.load(args.matrix) if args.matrix else matrix_mod.embedded_default()
     specs = list(mx.envs)
     if args.env:
@@ -124,11 +143,10 @@ def run(args: argparse.Namespace) -> int:
     outcome = verify(wheels, specs, cfg, args.report_dir, matrix_name=mx.name)
     rep = outcome.report
     counts = rep.counts()
-    console.out().print(
+    console.line(
         f"verdict: {rep.verdict.upper()}  ({counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['error']} error, {counts['skipped']} static only; "
         f"{rep.inspect_errors} inspect error finding(s))  report: {outcome.report_dir}/",
-        markup=False,
-        highlight=False,
+        stdout=True,
     )
     return 0 if rep.verdict is Verdict.PASS else 1
