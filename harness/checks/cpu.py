@@ -499,7 +499,7 @@ def _findings(
         parts = []
         for u in beyond:
             fns = sorted(by_feature[u.feature.name].items(), key=lambda kv: (-kv[1], kv[0]))
-            shown = ", ".join(name for name, _ in fns[:MAX_FUNCTIONS_LISTED])
+            shown = ", ".join(name[:120] for name, _ in fns[:MAX_FUNCTIONS_LISTED])
             more = len(fns) - MAX_FUNCTIONS_LISTED
             parts.append(f"{u.feature.name} in {shown}" + (f" (+{more} more)" if more > 0 else ""))
         yield Finding(

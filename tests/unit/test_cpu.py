@@ -188,7 +188,10 @@ def test_sigill_reason_without_the_hook_and_other_failures() -> None:
     assert cpumodel.sigill_reason(SPEC, 1, "FAIL import x", machine="x86_64", wheel=None) is None
     assert cpumodel.sigill_reason(SPEC, 139, "segfault", machine="x86_64", wheel=None) is None
     # hostile output: a marker with garbage is ignored, never raises
-    junk = "HARNESS-SIGILL addr=12\nHARNESS-SIGILL addr=13 bytes=zz\nHARNESS-SIGILL addr=x\n"
+    junk = (
+        "HARNESS-SIGILL addr=12\nHARNESS-SIGILL addr=13 bytes=zz\nHARNESS-SIGILL addr=x\n"
+        f"HARNESS-SIGILL addr={'9' * 100_000}\n"
+    )
     got = cpumodel.sigill_reason(SPEC, 132, junk, machine="x86_64", wheel=AVX2_WHEEL)
     assert got is not None
     assert got[1]["address"] == 12
