@@ -14,9 +14,12 @@ A *warning*, not an error: code reached only through runtime dispatch (ifunc res
 cannot tell it from code that runs unconditionally. The runtime gate is an env with
 ``cpu = "x86-64-v1"`` (qemu user-mode with that CPU model): see matrices/README.md.
 
-Cost: ``harness inspect`` disassembles every executable byte of every binary, up to
-:data:`MAX_CODE_BYTES` per binary (beyond that it says so with an ``info`` finding).
-bench/inspect.py measures it (``--no-isa`` is the same run without this check).
+Cost: every executable byte is decoded, up to :data:`MAX_CODE_BYTES` per binary (beyond
+that an ``info`` finding says where it stopped). x86-64 runs capstone's C decoder over a
+whole region and reads the results as one buffer, so only instructions whose id can be
+beyond v1 cost Python work; aarch64 words outside the encoding groups of the extensions
+checked here never reach capstone. bench/inspect.py measures the check (``harness inspect``
+with and without ``HARNESS_NO_ISA_SCAN=1``).
 """
 
 from __future__ import annotations
