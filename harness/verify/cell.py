@@ -345,6 +345,17 @@ def install_test_requires(cell: CellRun, pip: Sequence[str]) -> None:
     cell.require(s, "installing test-requires failed")
 
 
+def emulate_cpu(cell: CellRun) -> None:
+    """An env with ``cpu``: from here on the venv's python runs under that CPU model."""
+    spec = cell.task.env.spec
+    if not spec.cpu:
+        return
+    venv = f"{cell.session.workdir}/venv"
+    argv = cpumodel.wrap_argv(spec, cell.python, cell.smoke, venv)
+    s, _ = cell.step("cpu", argv, fail_as=RunStatus.ERROR)
+    cell.require(s, f"running the venv as cpu {spec.cpu} failed")
+
+
 def suite_argv(cell: CellRun, suite: str, token: str = "") -> list[str] | None:
     """The command of one smoke suite in the venv (None: nothing to run). ``token``: the
     completion token run.py must echo in its result line (harness suites only)."""
@@ -372,15 +383,15 @@ def run_suite(cell: CellRun, suite: str, argv: Sequence[str], token: str = "") -
     result = _parse_result(out)
     if result is not None:
         cell.steps[-1] = replace(s, detail={**s.detail, "checks": result.get("checks", [])})
-    task = cell.task
-    sigill = cpumodel.sigill_reason(
-        task.env.spec, s.returncode, out, machine=task.probe.machine, wheel=task.wheel
-    )
-    if s.status is RunStatus.FAILED and sigill is not None:
-        cell.steps[-1] = replace(
-            cell.steps[-1], detail={**cell.steps[-1].detail, "sigill": sigill[1]}
+    if s.status is RunStatus.FAILED:
+        task = cell.task
+        sigill = cpumodel.sigill_reason(
+            task.env.spec, s.returncode, out, machine=task.probe.machine, wheel=task.wheel
         )
-        raise CellStop(RunStatus.FAILED, sigill[0])
+        if sigill is not None:
+            step = cell.steps[-1]
+            cell.steps[-1] = replace(step, detail={**step.detail, "sigill": sigill[1]})
+            raise CellStop(RunStatus.FAILED, sigill[0])
     unfinished = _unfinished(s, result, token)
     if unfinished:
         cell.steps[-1] = replace(cell.steps[-1], status=RunStatus.FAILED)
@@ -397,17 +408,12 @@ def run_suite(cell: CellRun, suite: str, argv: Sequence[str], token: str = "") -
 
 
 def run_stages(cell: CellRun) -> None:
-    """venv -> install -> pick -> test-requires -> smoke suites; CellStop on the first failure."""
+    """venv -> install -> pick -> test-requires -> [cpu] -> smoke suites; CellStop on the
+    first failure."""
     pip = make_venv(cell)
     prove_pick(cell, install_wheel(cell, pip))
     install_test_requires(cell, pip)
-    spec = cell.task.env.spec
-    if spec.cpu:  # from here on, the venv's python runs under the env's CPU model
-        venv = f"{cell.session.workdir}/venv"
-        s, _ = cell.step(
-            "cpu", cpumodel.wrap_argv(spec, cell.python, cell.smoke, venv), fail_as=RunStatus.ERROR
-        )
-        cell.require(s, f"running the venv as cpu {spec.cpu} failed")
+    emulate_cpu(cell)
     name = parse_wheel_filename(cell.task.wheel.name)[0]
     for suite in cell.cfg.suites_for(name):
         # harness suites must report their completion; the project's command is judged by
