@@ -49,6 +49,7 @@ _KEYS = {
     "timeout",
     "jobs",
     "macos-minor-version",
+    "ci",  # [tool.harness.ci]: read by harness.ci.settings (runner labels, queues, shards)
 }
 SEVERITIES = ("warning", "error")
 

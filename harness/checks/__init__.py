@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from harness.checks import abi, archive, elf, macho, metadata, pe, record, tags
+from harness.checks import abi, archive, cpu, elf, macho, metadata, pe, record, tags
 from harness.checks.options import CheckOptions
 from harness.findings import Finding, error
 from harness.wheel import Wheel
@@ -20,6 +20,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("elf", lambda w, _o: elf.check(w)),
     ("macho", macho.check),
     ("pe", lambda w, _o: pe.check(w)),
+    ("cpu", lambda w, _o: cpu.check(w)),
 )
 
 
