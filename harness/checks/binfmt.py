@@ -21,6 +21,14 @@ class BinaryParseError(Exception):
     pass
 
 
+# Explicit bounds on what one binary may declare (real extensions have tens of each); past
+# them the binary is reported unparsable instead of costing minutes or gigabytes.
+MAX_DYNAMIC_ENTRIES = 4096
+MAX_VERSION_NEEDS = 4096  # (library, version) pairs; also ends a vn_next/vna_next cycle
+MAX_MACHO_COMMANDS = 4096  # load commands per slice
+MAX_MACHO_SLICES = 32
+
+
 # ---------------------------------------------------------------- ELF
 
 
@@ -36,6 +44,11 @@ class ElfInfo:
     version_needs: tuple[tuple[str, str], ...]
 
 
+def _bound(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise BinaryParseError(f"unparsable ELF file: {count} {what}, more than {limit}")
+
+
 @lru_cache(maxsize=64)
 def elf_info(data: bytes) -> ElfInfo:
     try:
@@ -49,6 +62,8 @@ def elf_info(data: bytes) -> ElfInfo:
                 interp = seg.get_interp_name()
         for sec in elf.iter_sections():
             if isinstance(sec, DynamicSection):
+                entries = int(sec["sh_size"]) // max(int(sec["sh_entsize"]) or 16, 1)
+                _bound(entries, MAX_DYNAMIC_ENTRIES, "dynamic entries")
                 for tag in sec.iter_tags():
                     if tag.entry.d_tag == "DT_NEEDED":
                         needed.append(str(tag.needed))  # type: ignore[attr-defined]
@@ -58,6 +73,7 @@ def elf_info(data: bytes) -> ElfInfo:
                 for verneed, aux_iter in sec.iter_versions():
                     for aux in aux_iter:
                         versions.append((str(verneed.name), str(aux.name)))
+                        _bound(len(versions), MAX_VERSION_NEEDS, "version needs (a cycle?)")
         return ElfInfo(
             machine=str(elf["e_machine"]),
             elfclass=int(elf.elfclass),
@@ -67,6 +83,8 @@ def elf_info(data: bytes) -> ElfInfo:
             soname=soname,
             version_needs=tuple(versions),
         )
+    except BinaryParseError:
+        raise
     except (ELFError, ValueError, KeyError, IndexError, AssertionError, OSError) as exc:
         raise BinaryParseError(f"unparsable ELF file: {exc}") from exc
     except Exception as exc:
@@ -125,6 +143,7 @@ def macho_info(data: bytes) -> MachOInfo:
             self.allow_unknown_load_commands = True
             self.load(io.BytesIO(raw))
 
+    _check_macho_counts(data)
     try:
         m = _InMemoryMachO(data)
         slices = []
@@ -169,6 +188,35 @@ def macho_info(data: bytes) -> MachOInfo:
         raise BinaryParseError(f"unparsable Mach-O file: {type(exc).__name__}: {exc}") from exc
 
 
+def _check_macho_counts(data: bytes) -> None:
+    """Bound the slice and load-command counts before macholib reads them all."""
+    magic = data[:4]
+    if magic in (b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf"):
+        nfat = int.from_bytes(data[4:8], "big")
+        if nfat > MAX_MACHO_SLICES:
+            raise BinaryParseError(
+                f"unparsable Mach-O file: {nfat} slices, more than {MAX_MACHO_SLICES}"
+            )
+        entry = 32 if magic.endswith(b"\xbf") else 20
+        offsets = []
+        for i in range(nfat):
+            at = 8 + i * entry
+            raw = data[at + 8 : at + (16 if entry == 32 else 12)]
+            offsets.append(int.from_bytes(raw, "big"))
+    else:
+        offsets = [0]
+    for off in offsets:
+        head = data[off : off + 20]
+        if len(head) < 20:
+            continue  # macholib reports the truncation
+        little = head[:4] in (b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
+        ncmds = int.from_bytes(head[16:20], "little" if little else "big")
+        if ncmds > MAX_MACHO_COMMANDS:
+            raise BinaryParseError(
+                f"unparsable Mach-O file: {ncmds} load commands, more than {MAX_MACHO_COMMANDS}"
+            )
+
+
 def _lc_str(payload: object) -> str:
     raw = payload if isinstance(payload, bytes) else b""
     return raw.split(b"\x00", 1)[0].decode("utf-8", "replace")
@@ -181,6 +229,8 @@ def _lc_str(payload: object) -> str:
 class PEInfo:
     machine: int
     imports: tuple[str, ...]  # DLL names, including delay-loaded ones
+    # pefile's complaints about the import tables: entries it skipped (a DLL we cannot see)
+    import_problems: tuple[str, ...] = ()
 
 
 PE_MACHINES = {0x14C: "x86", 0x8664: "x86_64", 0xAA64: "arm64", 0xA641: "arm64ec", 0x200: "ia64"}
@@ -205,6 +255,11 @@ def pe_info(data: bytes) -> PEInfo:
             e.dll.decode("ascii", "replace")
             for e in getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])
         ]
-        return PEInfo(machine=int(pe.FILE_HEADER.Machine), imports=tuple(imports))
+        problems = tuple(w for w in pe.get_warnings() if "import" in w.lower())
+        return PEInfo(
+            machine=int(pe.FILE_HEADER.Machine),
+            imports=tuple(imports),
+            import_problems=problems,
+        )
     except Exception as exc:
         raise BinaryParseError(f"unparsable PE file: {type(exc).__name__}: {exc}") from exc

@@ -118,6 +118,14 @@ def check(wheel: Wheel) -> Iterator[Finding]:
                     binary=machine,
                     tag=p.tag,
                 )
+        if info.import_problems:
+            yield error(
+                "windows.dll",
+                f"cannot read the whole import table ({info.import_problems[0][:200]}): "
+                "a DLL it needs may go unchecked",
+                path=member.name,
+                problems=list(info.import_problems[:5]),
+            )
         for dll in sorted(set(info.imports)):
             low = dll.lower()
             if low in _SYSTEM_DLLS or _SYSTEM_PATTERNS.match(low) or low in in_wheel:

@@ -44,6 +44,7 @@ class EnvSpec:
     image: str | None = None  # DOCKER_IMAGE: registry reference
     interpreter: str | None = None  # command inside the env (docker) / path here (host)
     platform: str | None = None  # DOCKER_IMAGE: docker --platform, e.g. linux/arm64
+    cpu: str | None = None  # docker kinds: a CPU model the smoke steps run under (cpumodel.py)
     description: str = ""
     source: Path | None = None  # the matrix file that declared it
 

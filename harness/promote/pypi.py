@@ -131,10 +131,12 @@ class PypiIndex:
             return None
         return (self._credentials.username, self._credentials.password)
 
-    def _get(self, url: str, *, stream: bool = False, accept: str = "*/*") -> requests.Response:
-        """GET following redirects only within the same origin (a redirect elsewhere, such
-        as pypiserver's fallback to pypi.org, means "not on this index": returns None-ish
-        404 response)."""
+    def _get(
+        self, url: str, *, stream: bool = False, accept: str = "*/*"
+    ) -> requests.Response | None:
+        """GET following redirects only within the same origin. A redirect elsewhere (such
+        as pypiserver's default fallback to pypi.org for a project it does not hold) means
+        "not on this index": None."""
         start = _origin(url)
         for _ in range(MAX_REDIRECTS + 1):
             try:
@@ -155,10 +157,7 @@ class PypiIndex:
                 resp.close()
                 if _origin(nxt) != start:
                     log.info("%s redirects to another origin: not on this index", url)
-                    fake = requests.Response()
-                    fake.status_code = 404
-                    fake.url = url
-                    return fake
+                    return None
                 url = nxt
                 continue
             return resp
@@ -169,6 +168,9 @@ class PypiIndex:
             return self._cache[project]
         url = urljoin(self.target.simple_url, f"{project}/")
         resp = self._get(url, accept=SIMPLE_ACCEPT)
+        if resp is None:  # redirected to another index: the project is not on this one
+            self._cache[project] = {}
+            return {}
         with contextlib.closing(resp):
             if resp.status_code == 404:
                 found: dict[str, Listed] = {}
@@ -207,6 +209,11 @@ class PypiIndex:
                 return hash_file(item.path, algo) == digest
         # no usable hash on the page: fetch the file and compare
         resp = self._get(listed.url, stream=True)
+        if resp is None:
+            raise InfraError(
+                f"{self.target.label}: {item.filename} is listed but {listed.url} redirects "
+                "to another origin"
+            )
         with contextlib.closing(resp):
             if resp.status_code != 200:
                 raise InfraError(

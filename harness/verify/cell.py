@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from harness import config as config_mod
-from harness.envs import Environment, Mount, Probe, Session
+from harness.envs import Environment, Mount, Probe, Session, cpumodel
 from harness.errors import HarnessError
 from harness.fsutil import sha256_file
 from harness.redact import Redactor
@@ -151,6 +152,7 @@ class CellMounts:
     deps: Mount | None = None
     sources: Mount | None = None
     pip: Mount | None = None  # the env's compiled pip (harness.verify.pipcache)
+    cpu: tuple[Mount, ...] = ()  # cpu = "...": qemu-user for the smoke steps (envs.cpumodel)
 
     @classmethod
     def of(cls, task: Task, pip_cache: Path | None) -> CellMounts:
@@ -162,11 +164,12 @@ class CellMounts:
                 None if task.sources_dir is None else Mount(source=task.sources_dir, target=SOURCES)
             ),
             pip=None if pip_cache is None else Mount(source=pip_cache, target=pipcache.TARGET),
+            cpu=tuple(cpumodel.mounts(task.env.spec)),
         )
 
     def all(self) -> list[Mount]:
         optional = (self.deps, self.sources, self.pip)
-        return [self.wheelhouse, self.smoke, *(m for m in optional if m is not None)]
+        return [self.wheelhouse, self.smoke, *(m for m in optional if m is not None), *self.cpu]
 
 
 # ---------------------------------------------------------------- the live cell
@@ -342,16 +345,28 @@ def install_test_requires(cell: CellRun, pip: Sequence[str]) -> None:
     cell.require(s, "installing test-requires failed")
 
 
-def suite_argv(cell: CellRun, suite: str) -> list[str] | None:
-    """The command of one smoke suite in the venv (None: nothing to run)."""
+def emulate_cpu(cell: CellRun) -> None:
+    """An env with ``cpu``: from here on the venv's python runs under that CPU model."""
+    spec = cell.task.env.spec
+    if not spec.cpu:
+        return
+    venv = f"{cell.session.workdir}/venv"
+    argv = cpumodel.wrap_argv(spec, cell.python, cell.smoke, venv)
+    s, _ = cell.step("cpu", argv, fail_as=RunStatus.ERROR)
+    cell.require(s, f"running the venv as cpu {spec.cpu} failed")
+
+
+def suite_argv(cell: CellRun, suite: str, token: str = "") -> list[str] | None:
+    """The command of one smoke suite in the venv (None: nothing to run). ``token``: the
+    completion token run.py must echo in its result line (harness suites only)."""
     cfg, py, smoke = cell.cfg, cell.python, cell.smoke
     name = parse_wheel_filename(cell.task.wheel.name)[0]
     if suite == "import":
         modules = list(cfg.import_modules) or _top_level_modules(cell.task.wheel)
-        return [py, f"{smoke}/run.py", "import", *modules]
+        return [py, f"{smoke}/run.py", "import", "--token", token, *modules]
     if suite == "profiler":
         adapter = cfg.adapter_for(name) or "cprofile"
-        return [py, f"{smoke}/run.py", "profiler", "--adapter", adapter]
+        return [py, f"{smoke}/run.py", "profiler", "--token", token, "--adapter", adapter]
     if not cfg.test_command:
         return None
     command = cfg.test_command.replace("{project}", cell.project)
@@ -361,12 +376,26 @@ def suite_argv(cell: CellRun, suite: str) -> list[str] | None:
     return ["sh", "-c", f". {workdir}/venv/bin/activate && {command}"]
 
 
-def run_suite(cell: CellRun, suite: str, argv: Sequence[str]) -> None:
-    """One smoke suite as step "smoke:SUITE", its checks in the step's detail."""
+def run_suite(cell: CellRun, suite: str, argv: Sequence[str], token: str = "") -> None:
+    """One smoke suite as step "smoke:SUITE", its checks in the step's detail. A harness
+    suite passes only when its result line carries this run's completion token."""
     s, out = cell.step(f"smoke:{suite}", argv)
     result = _parse_result(out)
     if result is not None:
         cell.steps[-1] = replace(s, detail={**s.detail, "checks": result.get("checks", [])})
+    if s.status is RunStatus.FAILED:
+        task = cell.task
+        sigill = cpumodel.sigill_reason(
+            task.env.spec, s.returncode, out, machine=task.probe.machine, wheel=task.wheel
+        )
+        if sigill is not None:
+            step = cell.steps[-1]
+            cell.steps[-1] = replace(step, detail={**step.detail, "sigill": sigill[1]})
+            raise CellStop(RunStatus.FAILED, sigill[0])
+    unfinished = _unfinished(s, result, token)
+    if unfinished:
+        cell.steps[-1] = replace(cell.steps[-1], status=RunStatus.FAILED)
+        raise CellStop(RunStatus.FAILED, f"{suite} suite: {unfinished}")
     if s.status is RunStatus.PASSED:
         return
     checks = (result or {}).get("checks", [])
@@ -379,15 +408,35 @@ def run_suite(cell: CellRun, suite: str, argv: Sequence[str]) -> None:
 
 
 def run_stages(cell: CellRun) -> None:
-    """venv -> install -> pick -> test-requires -> smoke suites; CellStop on the first failure."""
+    """venv -> install -> pick -> test-requires -> [cpu] -> smoke suites; CellStop on the
+    first failure."""
     pip = make_venv(cell)
     prove_pick(cell, install_wheel(cell, pip))
     install_test_requires(cell, pip)
+    emulate_cpu(cell)
     name = parse_wheel_filename(cell.task.wheel.name)[0]
     for suite in cell.cfg.suites_for(name):
-        argv = suite_argv(cell, suite)
+        # harness suites must report their completion; the project's command is judged by
+        # its exit status alone
+        token = secrets.token_hex(8) if suite in ("import", "profiler") else ""
+        argv = suite_argv(cell, suite, token)
         if argv is not None:
-            run_suite(cell, suite, argv)
+            run_suite(cell, suite, argv, token)
+
+
+def _unfinished(s: Step, result: dict[str, object] | None, token: str) -> str | None:
+    """Why a suite that exited 0 did not finish: no result line with this run's token and
+    "complete" (code under test called sys.exit(0)/os._exit(0) or printed a fake one)."""
+    if not token or s.status is not RunStatus.PASSED:
+        return None
+    if result is None:
+        return (
+            f"exited with status {s.returncode} without reporting completion: the code under "
+            "test ended the process early (sys.exit/os._exit?)"
+        )
+    if result.get("token") != token or result.get("complete") is not True:
+        return "its result line does not carry this run's completion token (forged or stale)"
+    return None
 
 
 # ---------------------------------------------------------------- entry point

@@ -27,7 +27,7 @@ def test_real_wheel_has_no_error(path: Path) -> None:
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     assert errors == []
     assert report.wheel.tags, "tags were parsed from the file name"
-    assert report.wheel.binaries(), "every real subject ships at least one binary"
+    assert any(m.binary for m in report.wheel.members), "every real subject ships a binary"
 
 
 @pytest.mark.parametrize("name", sorted(FLAGGED), ids=str)
