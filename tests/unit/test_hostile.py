@@ -469,7 +469,7 @@ def test_kill_all_ends_running_commands() -> None:
         if proc._LIVE:
             break
         threading.Event().wait(0.05)
-    proc.kill_all()
+    proc.kill_all(stop=False)
     t.join(30)
     assert results
     assert results[0].returncode == -9
