@@ -35,8 +35,13 @@ COMMANDS: dict[str, str] = {
     "inspect": "harness.inspect",
     "envs": "harness.envs.cli",
     "coverage": "harness.coverage",
+    "plan": "harness.ci.cli",
     "verify": "harness.verify.cli",
+    "merge": "harness.report.merge",
     "promote": "harness.promote.cli",
+    "ci": "harness.ci.workflow",
+    "sweep": "harness.sweep.cli",
+    "history": "harness.sweep.history_cli",
 }
 
 

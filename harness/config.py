@@ -37,6 +37,7 @@ _KEYS = {
     "test-command",
     "timeout",
     "jobs",
+    "ci",  # [tool.harness.ci]: read by harness.ci.settings (runner labels, queues, shards)
 }
 
 

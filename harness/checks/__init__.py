@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from harness.checks import abi, archive, elf, macho, metadata, pe, record, tags
+from harness.checks import abi, archive, cpu, elf, macho, metadata, pe, record, tags
 from harness.findings import Finding, error
 from harness.wheel import Wheel
 
@@ -19,6 +19,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("elf", elf.check),
     ("macho", macho.check),
     ("pe", pe.check),
+    ("cpu", cpu.check),
 )
 
 

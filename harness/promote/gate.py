@@ -81,6 +81,7 @@ class Report:
     wheels: tuple[ReportWheel, ...]
     runs: tuple[ReportRun, ...]
     verdict: Verdict
+    plan: Mapping[str, Any] | None = None  # harness-plan/1 + "job" (shard/merged reports)
 
     def runs_of(self, filename: str) -> tuple[ReportRun, ...]:
         return tuple(r for r in self.runs if r.wheel_filename == filename)
@@ -229,6 +230,7 @@ def load_report(path: Path) -> Report:
         wheels=wheels,
         runs=runs,
         verdict=verdict,
+        plan=top.get("plan") if isinstance(top.get("plan"), dict) else None,
     )
 
 
@@ -301,7 +303,7 @@ def _runs(r: _Reader, value: object) -> Iterator[ReportRun]:
             steps = []
         yield ReportRun(
             env=r.text(run, "env", where),
-            python=r.text(run, "python", where),
+            python=r.opt_text(run, "python", where) or "",  # "" for static and untested runs
             wheel_filename=r.filename(wheel, "filename", f"{where}.wheel") if wheel else "",
             wheel_sha256=r.sha(wheel, "sha256", f"{where}.wheel") if wheel else "",
             status=r.enum(RunStatus, run, "status", where),
@@ -362,6 +364,7 @@ def evaluate(
             assert_never(unreachable)
     if not report.wheels:
         problems.append("the report lists no wheels")
+    problems.extend(plan_coverage_problems(report))
 
     files = [_judge(report, w, dist, snapshot) for w in report.wheels]
     if dist is not None:
@@ -448,3 +451,35 @@ def _judge(
         reasons=tuple(reasons),
         copy=copy,
     )
+
+
+def plan_coverage_problems(report: Report) -> list[str]:
+    """A report that ran a plan (a shard, or a merge of shards) may promote only when its
+    runs cover every cell of the plan with a pass and its wheels are the plan's wheels.
+    A report without a plan (one machine, unsharded) covers what it ran."""
+    if report.plan is None:
+        return []
+    from harness.ci.plan import from_json
+    from harness.errors import HarnessError
+
+    try:
+        plan = from_json(report.plan, f"{report.source}: plan")
+    except HarnessError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    if report.plan.get("job") is not None:
+        problems.append(
+            f"this is the report of plan job {report.plan.get('job')!r} alone: "
+            "promote the merged report (`harness merge`)"
+        )
+    if {(w.filename, w.sha256) for w in report.wheels} != set(plan.wheels):
+        problems.append(f"the report's wheels (names, sha256) are not those of plan {plan.id[:12]}")
+    passed = {(r.env, r.wheel_filename) for r in report.runs if r.status is RunStatus.PASSED}
+    missing = [c for c in plan.cells if c.key not in passed]
+    if missing:
+        named = ", ".join(f"{c.env} x {c.wheel}" for c in missing[:3])
+        more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
+        problems.append(
+            f"{len(missing)} cell(s) of plan {plan.id[:12]} have no passing run: {named}{more}"
+        )
+    return problems

@@ -77,6 +77,9 @@ class Report:
     runs: tuple[Run, ...]
     envs: tuple[dict[str, Any], ...] = ()  # name, python, platform, picked (coverage)
     untested: tuple[str, ...] = ()  # wheels no env here exercised
+    # the harness-plan/1 document this report ran a part of (or merged), with "job": the
+    # job id a shard ran, null in a merged report (harness.ci.plan); None: no plan
+    plan: dict[str, Any] | None = None
 
     @property
     def inspect_errors(self) -> int:
@@ -110,4 +113,5 @@ class Report:
             "runs": [r.to_json() for r in self.runs],
             "counts": self.counts(),
             "verdict": str(self.verdict),
+            **({"plan": self.plan} if self.plan is not None else {}),
         }

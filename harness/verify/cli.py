@@ -11,8 +11,10 @@ from pathlib import Path
 from harness import config as config_mod
 from harness import console
 from harness.errors import UsageError
+from harness.matrix import Matrix
 from harness.report.model import Verdict
 from harness.verify.plan import verify
+from harness.verify.shard import Shard
 
 HELP = "install wheels in the environments their tags promise, smoke-test, write a report"
 DESCRIPTION = """\
@@ -30,6 +32,8 @@ examples:
   harness verify --release yappi==1.7.6 --matrix host      # no Docker needed
   harness verify dist/ --matrix linux --report-dir reports/
   harness verify dist/*.whl --matrix nightly --env bullseye --env trixie --jobs 2
+  harness verify dist/ --matrix linux --shard 1/2 --report-dir shards/linux-1   # CI shard
+  harness verify dist/ --plan plan.json --shard macos-arm64-py3.12 --interpreter python3.12
 """
 
 
@@ -89,6 +93,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pyproject.toml with [tool.harness] (default: ./pyproject.toml)",
     )
     parser.add_argument(
+        "--shard",
+        metavar="K/N|JOB",
+        help="run one job of the plan: K/N = Linux container shard K of N (the plan is "
+        "computed here, the same on every machine), or a job id of --plan "
+        "(e.g. macos-arm64-py3.12, on that runner)",
+    )
+    parser.add_argument(
+        "--plan",
+        type=Path,
+        metavar="FILE",
+        help="plan.json from `harness plan --format json` (with --shard)",
+    )
+    parser.add_argument(
+        "--interpreter",
+        metavar="PATH",
+        help="host jobs of a plan: the CPython to verify with (default: the harness's own)",
+    )
+    parser.add_argument(
         "--timeout", type=int, default=None, metavar="S", help="seconds per step (default 600)"
     )
 
@@ -124,7 +146,23 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--timeout {args.timeout}: expected a number of seconds >= 1")
         cfg = replace(cfg, timeout_s=args.timeout)
     check_report_dir(args.report_dir)  # before anything runs, not after the whole matrix
-    mx = matrix_mod.load(args.matrix) if args.matrix else matrix_mod.embedded_default()
+    if args.matrix:
+        mx = matrix_mod.load(args.matrix)
+    elif args.shard and args.plan:  # the plan names its matrix
+        from harness.ci import plan as plan_mod
+        from harness.ci.tags import RunnerKind
+
+        plan = plan_mod.load(args.plan)
+        job_id = (
+            plan_mod.shard_job_id(plan_mod.parse_shard(args.shard)[0])
+            if "/" in args.shard
+            else args.shard
+        )
+        in_matrix = plan.job(job_id).runner in (RunnerKind.LINUX, RunnerKind.LINUX_HOST)
+        # runner host jobs (macOS, Windows) need no matrix: the runner's CPython is the env
+        mx = matrix_mod.load(plan.matrix) if in_matrix else matrix_mod.embedded_default()
+    else:
+        mx = matrix_mod.embedded_default()
     specs = list(mx.envs)
     if args.env:
         known = {s.name for s in specs}
@@ -140,7 +178,15 @@ def run(args: argparse.Namespace) -> int:
         wheels = download_release(args.release, index)
     else:
         wheels = list(args.wheels)
-    outcome = verify(wheels, specs, cfg, args.report_dir, matrix_name=mx.name)
+    shard = None
+    if args.shard:
+        if args.env:
+            raise UsageError("--env and --shard exclude each other (the plan names the envs)")
+        shard = _shard(args.shard, args.plan, wheels, mx, args.matrix)
+        specs = shard.specs(mx, args.interpreter)
+    elif args.plan or args.interpreter:
+        raise UsageError("--plan and --interpreter need --shard")
+    outcome = verify(wheels, specs, cfg, args.report_dir, matrix_name=mx.name, shard=shard)
     rep = outcome.report
     counts = rep.counts()
     console.line(
@@ -150,3 +196,24 @@ def run(args: argparse.Namespace) -> int:
         stdout=True,
     )
     return 0 if rep.verdict is Verdict.PASS else 1
+
+
+def _shard(
+    text: str, plan_path: Path | None, wheels: list[Path], mx: Matrix, matrix_ref: str | None
+) -> Shard:
+    from harness.ci import plan as plan_mod
+
+    if plan_path is not None:
+        plan = plan_mod.load(plan_path)
+        if "/" in text:
+            k, n = plan_mod.parse_shard(text)
+            if n != plan.shards:
+                raise UsageError(f"--shard {text}: plan {plan_path} has {plan.shards} shard(s)")
+            job = plan_mod.shard_job_id(k)
+        else:
+            job = plan.job(text).id
+        return Shard(plan=plan, job=job)
+    if "/" not in text:
+        raise UsageError(f"--shard {text}: a job id needs --plan FILE (K/N does not)")
+    k, n = plan_mod.parse_shard(text)
+    return Shard(plan=plan_mod.plan_for(wheels, mx, n, matrix_ref), job=plan_mod.shard_job_id(k))

@@ -23,6 +23,7 @@ from harness.inspect import InspectResult, inspect_paths
 from harness.report.model import Report, Run, RunStatus
 from harness.verify.cell import Task, redact, tail
 from harness.verify.pool import execute
+from harness.verify.shard import Shard
 
 
 def static_only_reason(filename: str) -> str:
@@ -133,8 +134,13 @@ def verify(
     *,
     matrix_name: str,
     log: Callable[[str], None] = console.info,
+    shard: Shard | None = None,
 ) -> VerifyOutcome:
+    """Verify ``wheels`` in ``specs``; with ``shard``, only the cells of one job of a plan
+    (``specs`` are then that job's envs) and the report carries the plan."""
     inspected: InspectResult = inspect_paths(wheels)
+    if shard is not None:
+        shard.check_wheels({(w.wheel.filename, w.wheel.sha256) for w in inspected.wheels})
     files = [w.wheel.path for w in inspected.wheels]
     wheel_files: list[WheelFile] = [parse_wheel_name(p.name) for p in files]
     ready, broken = prepare_envs(specs, log)
@@ -160,6 +166,8 @@ def verify(
         for env, probe in ready:
             deps = _prepare_deps(cfg, probe, Path(tmp) / f"deps-{env.spec.name}", log)
             for pick in cov.envs:
+                if shard is not None and not shard.wants(pick.env, pick.picked):
+                    continue
                 if pick.env == env.spec.name and pick.picked:
                     tasks.append(
                         Task(
@@ -171,6 +179,9 @@ def verify(
                             sources_dir=sources,
                         )
                     )
+        if shard is not None:
+            runs.extend(shard.unrunnable(cov.envs, broken, sha))
+            broken = []
         for spec, reason in broken:
             # one error cell per env that could not be had (its picks are unknown)
             runs.append(
@@ -187,7 +198,7 @@ def verify(
             )
         runs.extend(execute(tasks, cfg, log))
 
-    for filename in cov.untested:
+    for filename in cov.untested if shard is None else ():
         runs.append(
             Run(
                 env="static",
@@ -210,7 +221,8 @@ def verify(
             {"name": p.env, "python": p.python, "platform": p.platform, "picked": p.picked}
             for p in cov.envs
         ),
-        untested=cov.untested,
+        untested=cov.untested if shard is None else (),
+        plan=shard.report_block() if shard is not None else None,
     )
     from harness.report import write_report
 

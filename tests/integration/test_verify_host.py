@@ -275,3 +275,54 @@ def test_hung_step_is_an_error_cell_and_the_rest_go_on(
     steps = {s["name"]: s for s in run["steps"]}
     assert steps["smoke:import"]["status"] == "passed"  # the steps before it ran normally
     assert steps["smoke:test-command"]["detail"]["timed_out"] is True
+
+
+def test_host_cell_sees_only_its_wheelhouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decoy of the same name and version where PIP_FIND_LINKS and a user pip.conf point,
+    secrets in the environment: the cell installs from its wheelhouse, sees none of them."""
+    decoys = tmp_path / "decoys"
+    decoys.mkdir()
+    rewrite_wheel(
+        HOST_WHEEL, decoys / HOST_WHEEL.name, {"yappi.py": b"raise ImportError('DECOY taken')\n"}
+    )
+    home = tmp_path / "home"
+    (home / ".config" / "pip").mkdir(parents=True)
+    (home / ".config" / "pip" / "pip.conf").write_text(f"[global]\nfind-links = {decoys}\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PIP_FIND_LINKS", str(decoys))
+    monkeypatch.setenv("PIP_PREFER_BINARY", "1")
+    monkeypatch.setenv("TWINE_PASSWORD", "pw-decoy-123456")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-decoy-123456")
+    monkeypatch.setenv("PYTHONPATH", str(decoys))
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.harness]\n"
+        'suites = ["import", "test-command"]\n'
+        'test-command = "python -c \\"import os, site; print(sorted(os.environ)); '
+        "print('HOME', os.environ['HOME']); print('USER-SITE', site.ENABLE_USER_SITE)\\\"\"\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    reports = tmp_path / "reports"
+    rc = main(["verify", str(HOST_WHEEL), "--report-dir", str(reports)])
+    doc = json.loads((reports / "report.json").read_text())
+    (run,) = doc["runs"]
+    assert rc == 0, run["reason"]
+    steps = {s["name"]: s for s in run["steps"]}
+    install = steps["install"]["output_tail"]
+    assert "Looking in links" in install  # pip -v names every place it looks
+    assert str(decoys) not in install
+    assert "/opt/wheels" not in install  # this machine's own PIP_FIND_LINKS
+    assert steps["smoke:import"]["status"] == "passed"  # the real yappi, not the decoy
+    seen = steps["smoke:test-command"]["output_tail"]
+    for name in (
+        "PIP_FIND_LINKS",
+        "PIP_PREFER_BINARY",
+        "TWINE_PASSWORD",
+        "AWS_SECRET",
+        "PYTHONPATH",
+    ):
+        assert name not in seen
+    assert "PIP_CONFIG_FILE" in seen  # = os.devnull: pip reads no config file at all
+    assert f"HOME {home}" not in seen
+    assert "USER-SITE False" in seen

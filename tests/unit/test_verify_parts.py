@@ -88,3 +88,32 @@ def test_parse_result_takes_last_marker() -> None:
 def test_release_spec_errors(spec: str) -> None:
     with pytest.raises(UsageError):
         parse_spec(spec)
+
+
+def test_processed_wheel_is_the_path_pip_printed() -> None:
+    from harness.verify.cell import _processed_wheel
+
+    out = (
+        "Looking in links: /wheelhouse\n"
+        "Processing /deps/six-1.16.0-py2.py3-none-any.whl\n"
+        "Processing /wheelhouse/Yappi-1.7.6-cp311-cp311-manylinux_2_17_x86_64.whl\n"
+    )
+    assert _processed_wheel(out, "yappi") == (
+        "/wheelhouse/Yappi-1.7.6-cp311-cp311-manylinux_2_17_x86_64.whl"
+    )
+    assert _processed_wheel("Processing c:\\wh\\my_pkg-1.0-py3-none-any.whl", "my-pkg") == (
+        "c:/wh/my_pkg-1.0-py3-none-any.whl"
+    )
+    assert _processed_wheel(out, "other") is None
+
+
+def test_wheel_metadata_read_with_pkginfo() -> None:
+    from packaging.version import Version
+
+    from harness.verify.cell import _same_version, _wheel_metadata
+
+    wheel = next((DATA / "real").glob("yappi-1.7.6-*.whl"))
+    assert _wheel_metadata(wheel) == {"name": "yappi", "version": "1.7.6"}
+    assert _same_version("1.7.6", Version("1.7.6"))
+    assert not _same_version("1.7.6.post1", Version("1.7.6"))
+    assert not _same_version("not a version", Version("1.7.6"))
