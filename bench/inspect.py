@@ -6,7 +6,9 @@ Peer chain, on the same files in the same process tree:
   twine check DIR/*.whl
 
 CPU = user + system time of the whole child process tree (os.wait4 rusage), median of
---runs runs. Prints the per-tool numbers and the ratio (peer CPU / harness CPU).
+--runs runs. Prints the per-tool numbers and the ratio (peer CPU / harness CPU), and what
+the cpu.isa scan (capstone over every executable section) costs: the same `harness
+inspect` with HARNESS_NO_ISA_SCAN=1.
 
 usage: python bench/inspect.py [--runs 3] [WHEEL_DIR]   (default: tests/data/real, yappi only)
 needs: pip install -e '.[bench]'
@@ -27,10 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cpu_of(argv: list[str]) -> tuple[float, float, int]:
+NO_ISA = "harness inspect, no ISA scan"
+
+
+def cpu_of(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """(cpu seconds of the process and its children, wall seconds, exit code)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
@@ -62,6 +67,7 @@ def main() -> int:
         linux = [w for w in wheels if "linux" in w.name]
         commands: dict[str, list[list[str]]] = {
             "harness inspect": [[tool("harness"), "inspect", str(wdir)]],
+            NO_ISA: [[tool("harness"), "inspect", str(wdir)]],
             "auditwheel show (each Linux wheel)": [
                 [tool("auditwheel"), "show", str(w)] for w in linux
             ],
@@ -69,12 +75,13 @@ def main() -> int:
             "twine check": [[tool("twine"), "check", *map(str, wheels)]],
         }
         results: dict[str, tuple[float, float]] = {}
+        no_isa = {**os.environ, "HARNESS_NO_ISA_SCAN": "1"}
         for label, argvs in commands.items():
             cpus, walls = [], []
             for _ in range(args.runs):
                 cpu = wall = 0.0
                 for argv in argvs:
-                    c, w, _rc = cpu_of(argv)
+                    c, w, _rc = cpu_of(argv, no_isa if label == NO_ISA else None)
                     cpu += c
                     wall += w
                 cpus.append(cpu)
@@ -85,10 +92,13 @@ def main() -> int:
     for label, (cpu, wall) in results.items():
         print(f"{label:40} {cpu:8.2f} {wall:8.2f}")
     harness_cpu = results["harness inspect"][0]
-    peer_cpu = sum(cpu for label, (cpu, _) in results.items() if label != "harness inspect")
-    peer_wall = sum(w for label, (_, w) in results.items() if label != "harness inspect")
+    ours = ("harness inspect", NO_ISA)
+    peer_cpu = sum(cpu for label, (cpu, _) in results.items() if label not in ours)
+    peer_wall = sum(w for label, (_, w) in results.items() if label not in ours)
     print(f"{'peer chain total':40} {peer_cpu:8.2f} {peer_wall:8.2f}")
     print(f"ratio (peer chain CPU / harness CPU): {peer_cpu / harness_cpu:.1f}x")
+    isa = harness_cpu - results[NO_ISA][0]
+    print(f"cpu.isa scan: {isa:+.2f} s CPU ({isa / results[NO_ISA][0]:+.0%} of inspect without it)")
     return 0
 
 

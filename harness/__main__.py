@@ -8,7 +8,11 @@ COMMANDS below maps command names to those modules (imported lazily so ``--help`
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
+import io
+import os
 import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
@@ -31,8 +35,13 @@ COMMANDS: dict[str, str] = {
     "inspect": "harness.inspect",
     "envs": "harness.envs.cli",
     "coverage": "harness.coverage",
+    "plan": "harness.ci.cli",
     "verify": "harness.verify.cli",
+    "merge": "harness.report.merge",
     "promote": "harness.promote.cli",
+    "ci": "harness.ci.workflow",
+    "sweep": "harness.sweep.cli",
+    "history": "harness.sweep.history_cli",
 }
 
 
@@ -86,21 +95,73 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class _ClosedStream(io.TextIOBase):
+    """Stands in for a standard stream the harness was started without (``>&-``)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
+def _is_stdout_error(exc: OSError) -> bool:
+    if exc.filename is not None:
+        return False
+    return isinstance(exc, BrokenPipeError) or exc.errno in (errno.ENOSPC, errno.EBADF, errno.EIO)
+
+
+def _quiet_stdout() -> None:
+    """After a failed write to stdout: no second error when Python flushes it at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _fail(message: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # stderr itself may be gone
+        console.fail(message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
         parser.print_help(sys.stderr)
         return int(ExitCode.USAGE)
     try:
-        return int(args._run(args))
+        code = int(args._run(args))
+        sys.stdout.flush()
     except HarnessError as exc:
-        console.fail(str(exc))
+        _fail(str(exc))
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        console.fail("interrupted")
+        _fail("interrupted")
         return 130
+    except RecursionError:
+        _fail("input nested too deeply to read")
+        return int(ExitCode.USAGE)
+    except OSError as exc:
+        # Anything the OS refused that no command turned into its own message: stdout on
+        # /dev/full, closed or a broken pipe; a path too long; a directory where a file was
+        # expected. One line, the contract's code, never a traceback.
+        if _is_stdout_error(exc):
+            _quiet_stdout()
+            _fail(f"cannot write to standard output: {exc.strerror or exc}")
+            return int(ExitCode.INFRA)
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
+        return int(ExitCode.USAGE)
+    except Exception as exc:  # a bug of ours: still one line (HARNESS_DEBUG=1: the traceback)
+        if os.environ.get("HARNESS_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (HARNESS_DEBUG=1 shows where)")
+        return int(ExitCode.INFRA)
+    return code
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ error naming the file and the key)::
     image = "quay.io/pypa/manylinux2014_x86_64"    # docker-image: pulled (exit 3 if it can't)
     interpreter = "/opt/python/cp311-cp311/bin/python"   # optional, default "python3"
     platform = "linux/amd64"                       # optional docker --platform
+    cpu = "x86-64-v1"                              # optional, docker kinds: the smoke steps
+                                                   # run under qemu user-mode with this CPU
+                                                   # model: x86-64-v1|v2|v3, armv8.0
 
     [env.host]
     kind = "host"
@@ -37,6 +40,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.envs.base import EnvKind, EnvSpec
+from harness.envs.cpumodel import CpuModel
 from harness.errors import InputError, UsageError
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -45,9 +49,10 @@ PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 
 TOP_KEYS = frozenset({"description", "include", "env"})
 ENV_KEYS = frozenset(
-    {"kind", "recipe", "image", "python", "interpreter", "platform", "description"}
+    {"kind", "recipe", "image", "python", "interpreter", "platform", "cpu", "description"}
 )
 EMBEDDED_DEFAULT = "host"
+CPU_MODELS = tuple(str(m) for m in CpuModel)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,12 +210,13 @@ def _parse_env(path: Path, name: str, raw: object) -> EnvSpec:
         ) from None
 
     allowed = {
-        EnvKind.DOCKER_RECIPE: {"recipe", "python", "interpreter", "description", "kind"},
+        EnvKind.DOCKER_RECIPE: {"recipe", "python", "interpreter", "cpu", "description", "kind"},
         EnvKind.DOCKER_IMAGE: {
             "image",
             "python",
             "interpreter",
             "platform",
+            "cpu",
             "description",
             "kind",
         },
@@ -237,6 +243,9 @@ def _parse_env(path: Path, name: str, raw: object) -> EnvSpec:
     platform = values.get("platform")
     if platform is not None and not PLATFORM_RE.match(platform):
         raise _err(path, f"{key}.platform", f"{platform!r} is not like 'linux/arm64'")
+    cpu = values.get("cpu")
+    if cpu is not None and cpu not in CPU_MODELS:
+        raise _err(path, f"{key}.cpu", f"{cpu!r} is not one of: {', '.join(CPU_MODELS)}")
 
     return EnvSpec(
         name=name,
@@ -246,6 +255,7 @@ def _parse_env(path: Path, name: str, raw: object) -> EnvSpec:
         image=values.get("image"),
         interpreter=values.get("interpreter"),
         platform=platform,
+        cpu=cpu,
         description=values.get("description", ""),
         source=path,
     )

@@ -44,6 +44,7 @@ class EnvSpec:
     image: str | None = None  # DOCKER_IMAGE: registry reference
     interpreter: str | None = None  # command inside the env (docker) / path here (host)
     platform: str | None = None  # DOCKER_IMAGE: docker --platform, e.g. linux/arm64
+    cpu: str | None = None  # docker kinds: a CPU model the smoke steps run under (cpumodel.py)
     description: str = ""
     source: Path | None = None  # the matrix file that declared it
 
@@ -133,7 +134,9 @@ class Mount:
 
 @dataclass(frozen=True, kw_only=True)
 class Limits:
-    """Resource limits of a session. Host sessions honour only ``network`` loosely (none)."""
+    """Resource limits of a session. Docker sessions honour all of them; host sessions on
+    Linux honour ``network``, ``memory`` (as the data-segment rlimit) and ``pids`` where the
+    kernel lets an unprivileged user (see harness.envs.host), elsewhere none."""
 
     memory: str = "2g"  # docker --memory
     pids: int = 1024  # docker --pids-limit

@@ -297,6 +297,9 @@ def container_session(
         "--label", f"{SESSION_LABEL}=1",
         "--user", user,
         "--env", f"HOME={home}",
+        # sealed like a host cell: pip reads no config file, Python no user site
+        "--env", "PIP_CONFIG_FILE=/dev/null",
+        "--env", "PYTHONNOUSERSITE=1",
         "--memory", limits.memory, "--memory-swap", limits.memory,
         "--pids-limit", str(limits.pids),
         "--security-opt", "no-new-privileges",

@@ -1,15 +1,27 @@
 """Host environments: an interpreter on this machine, used through fresh venvs.
 
 The embedded default (no docker needed) and the way macOS and Windows runners verify
-their own wheels. A session is a scratch directory; ``exec`` runs on this machine with
-the user's environment minus variables that would leak into the env's Python
-(PYTHONPATH, PYTHONHOME, VIRTUAL_ENV, ...). On timeout proc.run kills the command (not
-its grandchildren); the network is not cut here.
+their own wheels. A session is a scratch directory, and every ``exec`` in it is sealed
+as far as the host allows without root:
+
+- environment: an allow-list (:data:`PASS_VARS`: PATH, locale, TERM, and the Windows
+  system variables), HOME/USERPROFILE/TMPDIR pointing into the cell's own scratch
+  directory, ``PIP_CONFIG_FILE`` = os.devnull (pip then reads no config file at all:
+  global, site or user) and ``PYTHONNOUSERSITE=1``. No PIP_* variable, no secret
+  (TWINE_PASSWORD, AWS_*, tokens), no PYTHONPATH/VIRTUAL_ENV reaches a cell.
+- Linux, where unprivileged user namespaces work (probed once with ``unshare``): no
+  network (a new network namespace: only a loopback that is down), a PID namespace whose
+  end kills every process the step started (a timeout kills the whole tree, not just
+  the child), and rlimits through ``prlimit`` (data segment = ``Limits.memory``, process
+  count = ``Limits.pids``, no core files).
+- macOS and Windows: the environment and config sealing only; no network cut and no
+  memory/process limits (see README, "Host mode").
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -27,28 +39,123 @@ from harness.envs.docker import PROBE_SOURCE, _check_python
 from harness.envs.paths import cache_dir
 from harness.errors import InfraError
 
-LEAKY_VARS = (
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PYTHONSTARTUP",
-    "PYTHONUSERBASE",
-    "PYTHONNOUSERSITE",
-    "VIRTUAL_ENV",
-    "CONDA_PREFIX",
-    "__PYVENV_LAUNCHER__",
+# The only variables of this process a host cell sees (upper-cased names; Windows' are
+# case-insensitive). Everything else, PIP_*, PYTHON*, tokens and keys included, is dropped.
+PASS_VARS = frozenset(
+    {
+        "PATH",
+        "LANG",
+        "LANGUAGE",
+        "LC_ALL",
+        "LC_CTYPE",
+        "LC_MESSAGES",
+        "TZ",
+        "TERM",
+        # Windows: Python and the C runtime misbehave without these
+        "SYSTEMROOT",
+        "SYSTEMDRIVE",
+        "WINDIR",
+        "COMSPEC",
+        "PATHEXT",
+        "NUMBER_OF_PROCESSORS",
+        "PROCESSOR_ARCHITECTURE",
+        "OS",
+    }
 )
 
 
-def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in LEAKY_VARS}
+def sealed_environ(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a host cell's commands: allow-listed variables, a private
+    HOME and temp directory under ``home``, and no pip configuration."""
+    env = {k: v for k, v in os.environ.items() if k.upper() in PASS_VARS}
+    tmp = home / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env.update(
+        HOME=str(home),
+        TMPDIR=str(tmp),
+        PIP_CONFIG_FILE=os.devnull,  # pip loads no config file at all (global, site, user)
+        PYTHONNOUSERSITE="1",
+    )
+    if os.name == "nt":
+        env.update(
+            USERPROFILE=str(home),
+            APPDATA=str(home / "AppData" / "Roaming"),
+            LOCALAPPDATA=str(home / "AppData" / "Local"),
+            TEMP=str(tmp),
+            TMP=str(tmp),
+        )
     env.update(extra or {})
     return env
 
 
+def _bytes(size: str) -> int:
+    """docker-style sizes: "2g", "512m", "1024k", "4096"."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = size.strip().lower().removesuffix("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+@functools.cache
+def _unshare_prefix() -> tuple[str, ...]:
+    """The `unshare` argv that gives a step its own user, network and PID namespaces here,
+    or () when the kernel or the tool does not allow it (tried once per process)."""
+    if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
+        return ()
+    common = ("--net", "--pid", "--fork", "--kill-child", "--mount-proc")
+    for mapping in ("--map-current-user", "--map-root-user"):
+        argv = ("unshare", "--user", mapping, *common)
+        try:
+            done = proc.run([*argv, "true"], check=False, timeout=30)
+        except InfraError:
+            return ()
+        if done.returncode == 0:
+            return argv
+    return ()
+
+
+@functools.cache
+def _has_prlimit() -> bool:
+    return sys.platform.startswith("linux") and shutil.which("prlimit") is not None
+
+
+def confinement(limits: Limits) -> tuple[str, ...]:
+    """The argv prefix that seals one host step on this machine (() where nothing can)."""
+    prefix: list[str] = []
+    unshare = _unshare_prefix()
+    if unshare:
+        prefix += [a for a in unshare if limits.network is False or a != "--net"]
+    if _has_prlimit():
+        prefix += [
+            "prlimit",
+            f"--data={_bytes(limits.memory)}",
+            f"--nproc={limits.pids}",
+            "--core=0",
+            "--",
+        ]
+    return tuple(prefix)
+
+
+def sealing(limits: Limits) -> tuple[str, ...]:
+    """What a host session seals on this machine, in words (for logs and the README)."""
+    what = ["environment allow-list", "no pip config", "no user site", "private HOME/TMPDIR"]
+    if _unshare_prefix():
+        if not limits.network:
+            what.append("no network")
+        what.append("PID namespace (a timeout kills the whole tree)")
+    if _has_prlimit():
+        what.append(f"rlimits: data {limits.memory}, {limits.pids} processes, no core files")
+    return tuple(what)
+
+
 class HostSession:
-    def __init__(self, *, python: str, workdir: Path) -> None:
+    def __init__(self, *, python: str, workdir: Path, limits: Limits) -> None:
         self._python = python
         self._workdir = workdir
+        self._home = workdir / "home"
+        self._home.mkdir(exist_ok=True)
+        self._prefix = confinement(limits)
 
     @property
     def python(self) -> str:
@@ -71,9 +178,9 @@ class HostSession:
     ) -> ExecResult:
         start = time.monotonic()
         done = proc.run(
-            argv,
+            [*self._prefix, *argv],
             cwd=Path(cwd) if cwd else self._workdir,
-            env=clean_environ(env),
+            env=sealed_environ(self._home, env),
             timeout=timeout,
             check=False,
         )
@@ -150,10 +257,12 @@ class HostEnvironment:
                 pass
         source = PROBE_SOURCE.read_text("utf-8")
         with tempfile.TemporaryDirectory(prefix="wheel-harness-probe-") as tmp:
-            proc.run([python, "-m", "venv", tmp], env=clean_environ(), timeout=300)
+            env = sealed_environ(Path(tmp) / "home")
+            venv_dir = str(Path(tmp) / "venv")
+            proc.run([python, "-m", "venv", venv_dir], env=env, timeout=300)
             bindir = "Scripts" if os.name == "nt" else "bin"
-            venv_python = str(Path(tmp) / bindir / "python")
-            done = proc.run([venv_python, "-c", source], env=clean_environ(), timeout=120)
+            venv_python = str(Path(venv_dir) / bindir / "python")
+            done = proc.run([venv_python, "-c", source], env=env, timeout=120)
         try:
             probe = Probe.from_json(json.loads(done.stdout.strip().splitlines()[-1]))
         except (ValueError, IndexError) as exc:
@@ -172,6 +281,6 @@ class HostEnvironment:
         python = self._require_interpreter()
         workdir = Path(tempfile.mkdtemp(prefix=f"wheel-harness-{self._spec.name}-"))
         try:
-            yield HostSession(python=python, workdir=workdir)
+            yield HostSession(python=python, workdir=workdir, limits=limits or Limits())
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

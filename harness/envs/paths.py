@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from harness.errors import UsageError
+
 # The source checkout this module lives in (harness/envs/paths.py -> repo root).
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,5 +38,9 @@ def cache_dir() -> Path:
     else:
         xdg = os.environ.get("XDG_CACHE_HOME")
         path = (Path(xdg) if xdg else Path.home() / ".cache") / "wheel-harness"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        what = "HARNESS_CACHE_DIR " if override else "cache directory "
+        raise UsageError(f"{what}{path}: cannot use it: {exc.strerror or exc}") from None
     return path

@@ -17,6 +17,8 @@ from harness.promote.engine import Engine, Outcome, Promotion, Refusal, Step, it
 from harness.promote.engine import refusals as find_refusals
 from harness.promote.gate import REPORT_FILENAME, InvalidReport, evaluate, load_report
 from harness.promote.journal import JOURNAL_FILENAME, Journal, RunOutcome, locked
+from harness.promote.seal import seal
+from harness.promote.snapshot import Snapshot
 from harness.promote.targets import Target, TargetKind, parse_target
 from harness.redact import Redactor
 
@@ -25,9 +27,13 @@ DESCRIPTION = """\
 Publish the wheels that `harness verify` passed, and nothing else.
 
 The gate: report.json must be valid, its verdict pass, and every file must have today the
-sha256 the report recorded (no error finding, no failed run). Anything else is refused with
-the reason per file, exit 1, nothing uploaded. Each destination is asked first what it
-already has: same name and sha256 is skipped, same name with other content is an error.
+sha256 the report recorded (no error finding, no failed run, at least one run). Each file
+is read once into a private copy, re-inspected (an error finding today refuses it,
+whatever the report says), and that copy is what is uploaded. With HARNESS_REPORT_KEY set,
+the report must carry verify's signature (report.json.sig, HMAC-SHA256 with that key).
+Anything else is refused with the reason per file, exit 1, nothing uploaded. Each
+destination is asked first what it already has: same name and sha256 is skipped, same
+name with other content is an error.
 An interrupted promotion is completed by running the same command again; REPORT_DIR/
 promote-journal.json records what went where.
 
@@ -98,11 +104,11 @@ class _Output:
 
     def err(self, line: str) -> None:
         # soft_wrap: long file names and paths stay on one line (greppable in CI logs)
-        console.err().print(self.redact(line), markup=False, highlight=False, soft_wrap=True)
+        console.line(self.redact(line))
 
     def out(self, line: str) -> None:
         if self.fmt == "text":
-            console.out().print(self.redact(line), markup=False, highlight=False, soft_wrap=True)
+            console.line(self.redact(line), stdout=True)
 
     def progress(self, step: Step) -> None:
         self.done += 1
@@ -280,7 +286,8 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
     targets = _targets(args)
     out = _Output(fmt=args.format, redact=redact)
     lock = contextlib.nullcontext() if args.dry_run else locked(report_dir)
-    with lock:
+    # every file is read once, into a private copy that is re-inspected, hashed and sent
+    with lock, Snapshot() as snapshot:
         journal = None if args.dry_run else Journal.load(report_dir)
         labels = tuple(t.label for t in targets)
 
@@ -311,7 +318,7 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
             report = load_report(report_dir)
         except InvalidReport as exc:
             raise refuse([f"{exc.source}: {p}" for p in exc.problems], [], None) from None
-        gate = evaluate(report, dist=dist)
+        gate = seal(evaluate(report, dist=dist, snapshot=snapshot))
         refusals = find_refusals(gate, targets)
         if gate.problems or refusals:
             raise refuse(list(gate.problems), refusals, report.sha256)

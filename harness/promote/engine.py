@@ -67,17 +67,18 @@ class Promotion:
 def items_from_gate(gate: GateResult) -> list[Item]:
     items: list[Item] = []
     for f in gate.files:
-        if not f.ok or f.path is None or f.current_sha256 is None or f.size is None:
+        source = f.source  # the private copy taken at the gate: hashed once, sent as is
+        if not f.ok or source is None or f.current_sha256 is None or f.size is None:
             raise AssertionError(f"{f.filename}: not through the gate")
         try:
-            meta = rules.read_meta(f.path)
+            meta = rules.read_meta(source)
             requires: str | None = meta.requires_python
         except ValueError:
             requires = None
         items.append(
             Item(
                 filename=f.filename,
-                path=f.path,
+                path=source,
                 sha256=f.current_sha256,
                 size=f.size,
                 project=rules.project_name(f.filename),
@@ -93,8 +94,9 @@ def refusals(gate: GateResult, targets: Sequence[Target]) -> list[Refusal]:
     out: list[Refusal] = []
     for f in gate.files:
         reasons = list(f.reasons)
-        if f.ok and f.path is not None and pypi_labels:
-            reasons += [f"{r} (--to {', '.join(pypi_labels)})" for r in rules.pypi_refusals(f.path)]
+        source = f.source
+        if f.ok and source is not None and pypi_labels:
+            reasons += [f"{r} (--to {', '.join(pypi_labels)})" for r in rules.pypi_refusals(source)]
         if reasons:
             out.append(Refusal(filename=f.filename, reasons=tuple(reasons)))
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from harness.errors import InputError
 from harness.findings import Severity
 from harness.fsutil import sha256_file
+from harness.promote.snapshot import NotTaken, Snapshot, hash_regular
 from harness.report.model import RunStatus, Verdict
 
 REPORT_SCHEMA = "harness-report/1"
@@ -79,6 +81,7 @@ class Report:
     wheels: tuple[ReportWheel, ...]
     runs: tuple[ReportRun, ...]
     verdict: Verdict
+    plan: Mapping[str, Any] | None = None  # harness-plan/1 + "job" (shard/merged reports)
 
     def runs_of(self, filename: str) -> tuple[ReportRun, ...]:
         return tuple(r for r in self.runs if r.wheel_filename == filename)
@@ -190,6 +193,8 @@ def load_report(path: Path) -> Report:
         doc = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidReport(source, [f"not valid JSON ({exc})"]) from None
+    except RecursionError:
+        raise InvalidReport(source, ["nested too deeply to be a report"]) from None
     r = _Reader()
     top = r.obj(doc, "$")
     if top is None:
@@ -225,6 +230,7 @@ def load_report(path: Path) -> Report:
         wheels=wheels,
         runs=runs,
         verdict=verdict,
+        plan=top.get("plan") if isinstance(top.get("plan"), dict) else None,
     )
 
 
@@ -297,7 +303,7 @@ def _runs(r: _Reader, value: object) -> Iterator[ReportRun]:
             steps = []
         yield ReportRun(
             env=r.text(run, "env", where),
-            python=r.text(run, "python", where),
+            python=r.opt_text(run, "python", where) or "",  # "" for static and untested runs
             wheel_filename=r.filename(wheel, "filename", f"{where}.wheel") if wheel else "",
             wheel_sha256=r.sha(wheel, "sha256", f"{where}.wheel") if wheel else "",
             status=r.enum(RunStatus, run, "status", where),
@@ -320,10 +326,16 @@ class GateFile:
     current_sha256: str | None
     size: int | None
     reasons: tuple[str, ...]
+    copy: Path | None = None  # the private copy read once at the gate: what goes out
 
     @property
     def ok(self) -> bool:
         return not self.reasons
+
+    @property
+    def source(self) -> Path | None:
+        """What later steps read: the private copy when there is one."""
+        return self.copy or self.path
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -337,8 +349,11 @@ class GateResult:
         return not self.problems and all(f.ok for f in self.files)
 
 
-def evaluate(report: Report, *, dist: Path | None = None) -> GateResult:
-    """Decide, per file, whether it may be promoted. Reads and hashes every file."""
+def evaluate(
+    report: Report, *, dist: Path | None = None, snapshot: Snapshot | None = None
+) -> GateResult:
+    """Decide, per file, whether it may be promoted. Reads and hashes every file once
+    (regular files only; into ``snapshot``'s private copies when given)."""
     problems: list[str] = []
     match report.verdict:
         case Verdict.PASS:
@@ -349,12 +364,13 @@ def evaluate(report: Report, *, dist: Path | None = None) -> GateResult:
             assert_never(unreachable)
     if not report.wheels:
         problems.append("the report lists no wheels")
+    problems.extend(plan_coverage_problems(report))
 
-    files = [_judge(report, w, dist) for w in report.wheels]
+    files = [_judge(report, w, dist, snapshot) for w in report.wheels]
     if dist is not None:
         known = {w.filename for w in report.wheels}
         for extra in sorted(p for p in dist.glob("*.whl") if p.name not in known):
-            digest, size = _hash(extra)
+            digest, size = _hash(extra)  # never blocks: a FIFO or device is not read
             files.append(
                 GateFile(
                     filename=extra.name,
@@ -370,12 +386,14 @@ def evaluate(report: Report, *, dist: Path | None = None) -> GateResult:
 
 def _hash(path: Path) -> tuple[str | None, int | None]:
     try:
-        return sha256_of(path), path.stat().st_size
-    except OSError:
+        return hash_regular(path)
+    except NotTaken:
         return None, None
 
 
-def _judge(report: Report, wheel: ReportWheel, dist: Path | None) -> GateFile:
+def _judge(
+    report: Report, wheel: ReportWheel, dist: Path | None, snapshot: Snapshot | None
+) -> GateFile:
     reasons: list[str] = []
     for f in wheel.error_findings:
         where = f" in {f.path}" if f.path else ""
@@ -405,14 +423,20 @@ def _judge(report: Report, wheel: ReportWheel, dist: Path | None) -> GateFile:
         path = None
     current: str | None = None
     size: int | None = None
+    copy: Path | None = None
     if path is None:
         reasons.append("the report records no path for it and no --dist was given")
-    elif not path.is_file():
+    elif not os.path.lexists(path):
         reasons.append(f"{path} does not exist")
     else:
-        current, size = _hash(path)
+        try:
+            taken = snapshot.take(path) if snapshot is not None else None
+            current, size = (taken.sha256, taken.size) if taken else hash_regular(path)
+            copy = taken.copy if taken else None
+        except NotTaken as exc:
+            reasons.append(str(exc))
         if current is None:
-            reasons.append(f"{path} cannot be read")
+            pass
         elif current != wheel.sha256:
             reasons.append(
                 f"{path} has sha256 {current}, the report recorded {wheel.sha256} "
@@ -425,4 +449,37 @@ def _judge(report: Report, wheel: ReportWheel, dist: Path | None) -> GateFile:
         current_sha256=current,
         size=size,
         reasons=tuple(reasons),
+        copy=copy,
     )
+
+
+def plan_coverage_problems(report: Report) -> list[str]:
+    """A report that ran a plan (a shard, or a merge of shards) may promote only when its
+    runs cover every cell of the plan with a pass and its wheels are the plan's wheels.
+    A report without a plan (one machine, unsharded) covers what it ran."""
+    if report.plan is None:
+        return []
+    from harness.ci.plan import from_json
+    from harness.errors import HarnessError
+
+    try:
+        plan = from_json(report.plan, f"{report.source}: plan")
+    except HarnessError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    if report.plan.get("job") is not None:
+        problems.append(
+            f"this is the report of plan job {report.plan.get('job')!r} alone: "
+            "promote the merged report (`harness merge`)"
+        )
+    if {(w.filename, w.sha256) for w in report.wheels} != set(plan.wheels):
+        problems.append(f"the report's wheels (names, sha256) are not those of plan {plan.id[:12]}")
+    passed = {(r.env, r.wheel_filename) for r in report.runs if r.status is RunStatus.PASSED}
+    missing = [c for c in plan.cells if c.key not in passed]
+    if missing:
+        named = ", ".join(f"{c.env} x {c.wheel}" for c in missing[:3])
+        more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
+        problems.append(
+            f"{len(missing)} cell(s) of plan {plan.id[:12]} have no passing run: {named}{more}"
+        )
+    return problems

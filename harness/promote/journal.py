@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError, UsageError
+from harness.redact import scrub
 
 JOURNAL_FILENAME = "promote-journal.json"
 LOCK_FILENAME = ".promote.lock"
@@ -121,6 +122,11 @@ class Journal:
             raise InputError(f"{journal.path}: cannot read: {exc.strerror or exc}") from None
         try:
             _parse(journal, json.loads(raw))
+        except RecursionError:
+            raise InputError(
+                f"{journal.path}: nested too deeply to be a promotion journal; "
+                "move it away to start a new one"
+            ) from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(
                 f"{journal.path}: not a valid promotion journal ({exc}); "
@@ -138,7 +144,7 @@ class Journal:
 
     def save(self) -> None:
         """Atomic: a temporary file in the same directory, fsync, os.replace."""
-        data = json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n"
+        data = json.dumps(scrub(self.to_json()), indent=1, sort_keys=False) + "\n"
         fd, tmp = tempfile.mkstemp(prefix=".promote-journal.", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

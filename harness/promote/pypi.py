@@ -44,6 +44,7 @@ TOKEN_USERNAME = "__token__"  # noqa: S105 (PyPI's API-token user name)
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 300.0
 MAX_REDIRECTS = 5
+MAX_PAGE_BYTES = 64 * 1024 * 1024  # one project page of the simple API
 log = logging.getLogger(__name__)
 logging.getLogger("twine").addHandler(logging.NullHandler())
 
@@ -131,10 +132,12 @@ class PypiIndex:
             return None
         return (self._credentials.username, self._credentials.password)
 
-    def _get(self, url: str, *, stream: bool = False, accept: str = "*/*") -> requests.Response:
-        """GET following redirects only within the same origin (a redirect elsewhere, such
-        as pypiserver's fallback to pypi.org, means "not on this index": returns None-ish
-        404 response)."""
+    def _get(
+        self, url: str, *, stream: bool = False, accept: str = "*/*"
+    ) -> requests.Response | None:
+        """GET following redirects only within the same origin. A redirect elsewhere (such
+        as pypiserver's default fallback to pypi.org for a project it does not hold) means
+        "not on this index": None."""
         start = _origin(url)
         for _ in range(MAX_REDIRECTS + 1):
             try:
@@ -155,10 +158,7 @@ class PypiIndex:
                 resp.close()
                 if _origin(nxt) != start:
                     log.info("%s redirects to another origin: not on this index", url)
-                    fake = requests.Response()
-                    fake.status_code = 404
-                    fake.url = url
-                    return fake
+                    return None
                 url = nxt
                 continue
             return resp
@@ -168,7 +168,10 @@ class PypiIndex:
         if not fresh and project in self._cache:
             return self._cache[project]
         url = urljoin(self.target.simple_url, f"{project}/")
-        resp = self._get(url, accept=SIMPLE_ACCEPT)
+        resp = self._get(url, accept=SIMPLE_ACCEPT, stream=True)
+        if resp is None:  # redirected to another index: the project is not on this one
+            self._cache[project] = {}
+            return {}
         with contextlib.closing(resp):
             if resp.status_code == 404:
                 found: dict[str, Listed] = {}
@@ -179,15 +182,36 @@ class PypiIndex:
                 )
             elif resp.status_code != 200:
                 raise InfraError(f"{self.target.label}: {url} answered HTTP {resp.status_code}")
-            elif "json" in resp.headers.get("content-type", ""):
-                try:
-                    found = parse_simple_json(url, resp.json())
-                except json.JSONDecodeError:
-                    raise InfraError(f"{self.target.label}: {url}: invalid JSON") from None
             else:
-                found = parse_simple_html(url, resp.text)
+                body = self._bounded_body(resp, url)
+                if "json" in resp.headers.get("content-type", ""):
+                    try:
+                        found = parse_simple_json(url, json.loads(body))
+                    except (ValueError, RecursionError):
+                        raise InfraError(f"{self.target.label}: {url}: invalid JSON") from None
+                else:
+                    found = parse_simple_html(url, body.decode("utf-8", "replace"))
         self._cache[project] = found
         return found
+
+    def _bounded_body(self, resp: requests.Response, url: str) -> bytes:
+        """The page, read in chunks up to MAX_PAGE_BYTES (a hostile index cannot make us
+        hold gigabytes)."""
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            for chunk in resp.iter_content(chunk_size=1024 * 1024):
+                total += len(chunk)
+                if total > MAX_PAGE_BYTES:
+                    raise InfraError(
+                        f"{self.target.label}: {url}: page larger than {MAX_PAGE_BYTES} bytes"
+                    )
+                chunks.append(chunk)
+        except requests.RequestException as exc:
+            raise InfraError(
+                self._redact(f"{self.target.label}: reading {url}: {_why(exc)}")
+            ) from None
+        return b"".join(chunks)
 
     def check(self, item: Item, *, fresh: bool = False) -> Presence:
         listed = self.listing(item.project, fresh=fresh).get(item.filename)
@@ -207,6 +231,11 @@ class PypiIndex:
                 return hash_file(item.path, algo) == digest
         # no usable hash on the page: fetch the file and compare
         resp = self._get(listed.url, stream=True)
+        if resp is None:
+            raise InfraError(
+                f"{self.target.label}: {item.filename} is listed but {listed.url} redirects "
+                "to another origin"
+            )
         with contextlib.closing(resp):
             if resp.status_code != 200:
                 raise InfraError(

@@ -14,7 +14,8 @@ from pathlib import Path
 from harness import console
 from harness.errors import InfraError, UsageError
 from harness.fsutil import atomic_write_text
-from harness.report import html, junit, markdown
+from harness.redact import scrub
+from harness.report import html, junit, markdown, signature
 from harness.report.model import Report, Run, RunStatus, Step, Verdict
 
 __all__ = [
@@ -38,7 +39,7 @@ REPORT_FILES = {
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report.to_json(), indent=2) + "\n"
+    return json.dumps(scrub(report.to_json()), indent=2) + "\n"
 
 
 def write_report(report: Report, directory: Path) -> dict[str, Path]:
@@ -56,6 +57,9 @@ def write_report(report: Report, directory: Path) -> dict[str, Path]:
     if not directory.is_dir():
         raise UsageError(f"report directory {directory}: not a directory")
 
+    # The one boundary: every string of the report (smoke output, check errors, reasons,
+    # commands) is redacted here, whichever renderer draws it.
+    report = scrub(report)
     summary = markdown.render(report)
     texts = {
         "junit": junit.render(report),
@@ -71,8 +75,22 @@ def write_report(report: Report, directory: Path) -> dict[str, Path]:
         except OSError as exc:
             raise InfraError(f"cannot write {path}: {exc.strerror or exc}") from None
         paths[key] = path
+    _sign(directory / REPORT_FILES["json"], texts["json"].encode("utf-8"))
     _append_step_summary(summary)
     return {key: paths[key] for key in REPORT_FILES}
+
+
+def _sign(path: Path, data: bytes) -> None:
+    """report.json.sig when $HARNESS_REPORT_KEY is set (promote then checks it)."""
+    sig_path = path.with_name(path.name + signature.SIG_SUFFIX)
+    key = os.environ.get(signature.KEY_ENV, "")
+    try:
+        if key:
+            atomic_write_text(sig_path, signature.sign(data, key) + "\n")
+        elif sig_path.exists():
+            sig_path.unlink()  # a stale signature of an older report
+    except OSError as exc:
+        raise InfraError(f"cannot write {sig_path}: {exc.strerror or exc}") from None
 
 
 def _append_step_summary(summary: str) -> None:

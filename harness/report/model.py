@@ -13,7 +13,7 @@ class RunStatus(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"  # the environment broke: timeout, OOM, container died, infra
-    SKIPPED = "skipped"  # not run here (static only: macOS/Windows wheel on Linux, ...)
+    SKIPPED = "skipped"  # not run here: shown as "untested" (macOS/Windows wheel on Linux, ...)
 
 
 class Verdict(StrEnum):
@@ -104,6 +104,10 @@ class Report:
             text += f"; {len(self.uncovered)} required wheel(s) untested"
         return text
 
+    # the harness-plan/1 document this report ran a part of (or merged), with "job": the
+    # job id a shard ran, null in a merged report (harness.ci.plan); None: no plan
+    plan: dict[str, Any] | None = None
+
     @property
     def inspect_errors(self) -> int:
         return sum(
@@ -143,4 +147,5 @@ class Report:
             "runs": [r.to_json() for r in self.runs],
             "counts": self.counts(),
             "verdict": str(self.verdict),
+            **({"plan": self.plan} if self.plan is not None else {}),
         }

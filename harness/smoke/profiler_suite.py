@@ -3,6 +3,13 @@
 Runs inside the environment (stdlib only, Python 3.9+). Any profiler plugs in with an
 adapter: a small class with start/stop/clear/func_stats/export. Adapters here: yappi and the
 stdlib's cProfile (which also proves the suite itself on any interpreter).
+
+Steady under load: no check judges a wall-clock window. Workloads are a fixed amount of
+work (``spin``) or a fixed amount of this thread's CPU time (``burn_cpu``), and every
+expectation is relative to what the run itself measured (the CPU the loop really got, the
+wall time the sleep really took), so a saturated machine or an emulator (qemu) only makes
+the suite slower, never wrong. The only clocks used as limits are hang guards
+(``HANG_GUARD_S``), far beyond any sane run.
 """
 
 import asyncio
@@ -21,12 +28,30 @@ class Unsupported(Exception):
 # --------------------------------------------------------------- workloads
 
 
-def busy(seconds):
-    end = time.perf_counter() + seconds
-    n = 0
-    while time.perf_counter() < end:
-        n += 1
-    return n
+HANG_GUARD_S = 120.0  # a wait that should take milliseconds gives up only after this
+
+
+def spin(n):
+    """A fixed amount of pure-Python work (n loop iterations), whatever the clock says."""
+    total = 0
+    for i in range(n):
+        total += i & 7
+    return total
+
+
+def busy(n=20000):
+    """The profiled workload of most checks: fixed work, in a function named busy."""
+    return spin(n)
+
+
+def burn_cpu(seconds):
+    """Spin until THIS thread has consumed ``seconds`` of CPU (not wall) time; return the
+    CPU time it really consumed. On a saturated machine this takes longer, not less CPU."""
+    clock = getattr(time, "thread_time", time.process_time)
+    start = clock()
+    while clock() - start < seconds:
+        spin(2000)
+    return clock() - start
 
 
 def sleeper(seconds):
@@ -47,13 +72,23 @@ async def coro_work(i):
     return i
 
 
-def before_thread_work(stop):
+def before_thread_work(stop, rounds):
     while not stop.is_set():
-        busy(0.005)
+        busy()
+        rounds.append(1)
 
 
 def after_thread_work():
-    busy(0.05)
+    busy()
+
+
+def wait_for(predicate, what):
+    """Poll until ``predicate()``; the deadline is a hang guard, never the verdict."""
+    end = time.monotonic() + HANG_GUARD_S
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("%s did not happen within %ds" % (what, HANG_GUARD_S))
+        time.sleep(0.005)
 
 
 # --------------------------------------------------------------- adapters
@@ -175,38 +210,68 @@ def checks(adapter_name):
         return a.func_stats()
 
     def start_stop():
-        stats = profiled(lambda: busy(0.05))
+        stats = profiled(busy)
         got = find(stats, "busy")
         assert got is not None, "busy() not in the stats"
         assert got[0] == 1, "busy() counted %d times, expected 1" % got[0]
         return {"functions": len(stats)}
 
     def cpu_clock():
-        stats = profiled(lambda: (sleeper(0.3), busy(0.1)), clock="cpu")
-        s, b = find(stats, "sleeper"), find(stats, "busy")
+        # 0.1s of this thread's CPU, however long that takes on a busy machine; the
+        # profiler must charge most of what the loop really consumed, and (almost)
+        # nothing to a sleep, which consumes no CPU however long it lasts.
+        consumed = []
+        stats = profiled(lambda: (sleeper(0.3), consumed.append(burn_cpu(0.1))), clock="cpu")
+        s, b = find(stats, "sleeper"), find(stats, "burn_cpu")
         assert s is not None and b is not None, "workload functions missing"
         assert s[1] < 0.15, "cpu clock charged %.3fs to a 0.3s sleep" % s[1]
-        assert b[1] > 0.03, "cpu clock charged only %.3fs to a 0.1s busy loop" % b[1]
-        return {"sleep_cpu_s": round(s[1], 4), "busy_cpu_s": round(b[1], 4)}
+        assert b[1] > 0.5 * consumed[0], (
+            "cpu clock charged only %.3fs to a loop that consumed %.3fs of CPU"
+            % (b[1], consumed[0])
+        )
+        return {
+            "sleep_cpu_s": round(s[1], 4),
+            "busy_cpu_s": round(b[1], 4),
+            "consumed_cpu_s": round(consumed[0], 4),
+        }
 
     def wall_clock():
-        stats = profiled(lambda: sleeper(0.2), clock="wall")
+        # judged against the wall time the sleep really took (measured around it), not
+        # against a window: a starved process sleeps longer, and the profiler must say so
+        took = []
+
+        def timed_sleep():
+            t0 = time.perf_counter()
+            sleeper(0.2)
+            took.append(time.perf_counter() - t0)
+
+        stats = profiled(timed_sleep, clock="wall")
         s = find(stats, "sleeper")
         assert s is not None, "sleeper() missing"
-        assert 0.15 < s[1] < 5, "wall clock gave %.3fs for a 0.2s sleep" % s[1]
-        return {"sleep_wall_s": round(s[1], 4)}
+        assert 0.15 < s[1] <= took[0] * 1.05 + 0.01, (
+            "wall clock gave %.3fs for a sleep that took %.3fs" % (s[1], took[0])
+        )
+        return {"sleep_wall_s": round(s[1], 4), "measured_s": round(took[0], 4)}
 
     def threads_before():
         if not a.threads:
             raise Unsupported("profiles the calling thread only")
         stop = threading.Event()
-        t = threading.Thread(target=before_thread_work, args=(stop,))
+        rounds = []
+        t = threading.Thread(target=before_thread_work, args=(stop, rounds))
         t.start()
         try:
-            stats = profiled(lambda: time.sleep(0.2))
+            wait_for(lambda: rounds, "the thread's first round")
+
+            def while_thread_works():
+                # two more whole rounds of the thread's work while profiling
+                seen = len(rounds)
+                wait_for(lambda: len(rounds) >= seen + 2, "two rounds of the thread")
+
+            stats = profiled(while_thread_works)
         finally:
             stop.set()
-            t.join(10)
+            t.join(HANG_GUARD_S)
         assert find(stats, "busy") is not None, "thread started before start() not profiled"
 
     def threads_after():
@@ -218,7 +283,7 @@ def checks(adapter_name):
             for t in ts:
                 t.start()
             for t in ts:
-                t.join(10)
+                t.join(HANG_GUARD_S)
 
         stats = profiled(work)
         got = find(stats, "after_thread_work")
@@ -241,7 +306,7 @@ def checks(adapter_name):
         a.clear()
         a.set_clock("wall")
         a.start()
-        busy(0.01)
+        busy()
         pid = os.fork()
         if pid == 0:  # child: the profiler must keep working or restart cleanly
             code = 1
@@ -255,7 +320,7 @@ def checks(adapter_name):
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
-        busy(0.01)
+        busy()
         a.stop()
         code = (
             os.waitstatus_to_exitcode(status)
@@ -301,7 +366,7 @@ def checks(adapter_name):
     def stats_export():
         import pstats
 
-        profiled(lambda: busy(0.02))
+        profiled(busy)
         fd, path = tempfile.mkstemp(suffix=".pstat")
         os.close(fd)
         try:

@@ -6,6 +6,11 @@ Stdlib only. Usage:
 
 Prints one line per check ("ok NAME 0.012s" / "FAIL NAME: reason") and, last, one line
 "HARNESS-RESULT {json}" that the harness parses. Exit 0 iff every check passed.
+
+Completion: the harness passes "--token T" (removed from sys.argv before any code under
+test runs); the result line carries it and "complete": true, and the harness passes a suite
+only with that line. Code under test that ends the process early (sys.exit(0) or
+os._exit(0) in a package's __init__) therefore fails the suite instead of passing it.
 """
 
 import json
@@ -16,10 +21,28 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+MAX_ERROR = 2000  # characters of one check's error kept in the result line
+_TOKEN = [""]
+
+
+def _take_token(argv):
+    """Remove "--token T" from argv (so code under test never sees it); remember T."""
+    if "--token" in argv:
+        i = argv.index("--token")
+        _TOKEN[0] = argv[i + 1] if i + 1 < len(argv) else ""
+        del argv[i : i + 2]
+    return argv
+
 
 def _emit(results):
     failed = [r for r in results if not r["ok"]]
-    doc = {"checks": results, "passed": len(results) - len(failed), "failed": len(failed)}
+    doc = {
+        "checks": results,
+        "passed": len(results) - len(failed),
+        "failed": len(failed),
+        "complete": True,
+        "token": _TOKEN[0],
+    }
     print("HARNESS-RESULT " + json.dumps(doc), flush=True)
     return 1 if failed else 0
 
@@ -32,10 +55,15 @@ def run_checks(checks):
         try:
             detail = fn()
             ok, why = True, ""
-        except Exception as exc:  # any failure of the subject is a result, not a crash
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a result, not a crash
             detail = None
             ok = False
-            why = "%s: %s" % (type(exc).__name__, exc)
+            if isinstance(exc, SystemExit):
+                why = "SystemExit: the code under test called sys.exit(%r)" % (exc.code,)
+            else:
+                why = "%s: %s" % (type(exc).__name__, exc)
+            if len(why) > MAX_ERROR:
+                why = why[:MAX_ERROR] + "... (%d characters)" % len(why)
             tb = traceback.format_exc().strip().splitlines()
             print("\n".join(tb[-12:]), file=sys.stderr)
         dt = time.perf_counter() - t0
@@ -58,11 +86,20 @@ def run_checks(checks):
 
 
 def suite_import(modules):
+    """Import each module (the harness passes the wheel's top-level packages, then every
+    extension module it ships by dotted name); each import is one check. A shared library
+    shipped inside a package that is not a Python module at all (no PyInit_<name>, e.g. a
+    ctypes-loaded helper) is reported as skipped, not failed."""
     import importlib
 
     def make(mod):
         def check():
-            m = importlib.import_module(mod)
+            try:
+                m = importlib.import_module(mod)
+            except ImportError as exc:
+                if "does not define module export function" in str(exc):
+                    return "skipped: not a Python extension module (%s)" % exc
+                raise
             return {"file": getattr(m, "__file__", None)}
 
         return check
@@ -84,6 +121,9 @@ def suite_import(modules):
 
 
 def main(argv):
+    argv = _take_token(list(argv))
+    del sys.argv[1:]
+    sys.argv.extend(argv)
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2

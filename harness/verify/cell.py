@@ -1,29 +1,38 @@
 """One cell: a fresh venv in one environment, pip install of the expected wheel, the proof
-that pip took that exact file, then the smoke suites. ``run_one`` never raises."""
+that pip took that exact file, then the smoke suites. ``run_one`` never raises.
+
+The stages are functions of a :class:`CellRun` (the live session plus the steps recorded
+so far); a stage that fails raises :class:`CellStop` with the cell's status and reason,
+and ``run_one`` turns that into the Run."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from packaging.utils import parse_wheel_filename
+import pkginfo
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 from harness import config as config_mod
-from harness.envs import Environment, Mount, Probe, Session
+from harness.envs import Environment, Mount, Probe, Session, cpumodel
 from harness.errors import HarnessError
 from harness.fsutil import sha256_file
 from harness.redact import Redactor
 from harness.report.model import Run, RunStatus, Step
+from harness.verify import pipcache
 
 SMOKE_DIR = Path(__file__).resolve().parent.parent / "smoke"
 WHEELHOUSE = "/wheelhouse"
 SMOKE = "/harness-smoke"
 SOURCES = "/project"
+DEPS = "/deps"
 TAIL_LINES = 40
 
 
@@ -46,13 +55,33 @@ class Task:
     sources_dir: Path | None = None
 
 
+class CellStop(Exception):
+    """A stage ended the cell early: ``status`` and ``reason`` become the Run's (control
+    flow inside a cell; never escapes ``run_one``)."""
+
+    def __init__(self, status: RunStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+# ---------------------------------------------------------------- pure helpers
+
+_DATA_LIBS = re.compile(r"^[^/]+\.data/(purelib|platlib)/")
+
+
 def _top_level_modules(wheel: Path) -> list[str]:
-    """Importable top-level names of a wheel: packages, modules and extension modules."""
+    """What the import suite imports by default: the wheel's top-level packages and
+    modules, then every extension module it ships (each .so/.pyd by its dotted name, e.g.
+    ``msgpack._cmsgpack``), so a package whose __init__ swallows a broken extension's
+    ImportError (a pure-Python fallback) still fails the cell."""
     import zipfile
 
     names: set[str] = set()
+    extensions: set[str] = set()
     with zipfile.ZipFile(wheel) as zf:
-        for member in zf.namelist():
+        for raw in zf.namelist():
+            member = _DATA_LIBS.sub("", raw)
             first = member.split("/", 1)[0]
             if first.endswith((".dist-info", ".data")):
                 continue
@@ -63,7 +92,13 @@ def _top_level_modules(wheel: Path) -> list[str]:
                 names.add(first[:-3])
             elif first.endswith((".so", ".pyd")):
                 names.add(first.split(".", 1)[0])
-    return sorted(n for n in names if n.isidentifier() and n != "__init__")
+            if member.endswith((".so", ".pyd")):
+                parts = member.split("/")
+                dotted = [*parts[:-1], parts[-1].split(".", 1)[0]]
+                if all(p.isidentifier() for p in dotted):
+                    extensions.add(".".join(dotted))
+    tops = sorted(n for n in names if n.isidentifier() and n != "__init__")
+    return tops + sorted(extensions - set(tops))
 
 
 def _venv_python(session: Session, probe: Probe) -> str:
@@ -78,174 +113,6 @@ def _classify(result_ok: bool, timed_out: bool, oom: bool) -> RunStatus:
     return RunStatus.PASSED if result_ok else RunStatus.FAILED
 
 
-def run_one(task: Task, cfg: config_mod.Config) -> Run:
-    """Everything for one (env, wheel) cell. Never raises: problems become the Run's status."""
-    spec, probe = task.env.spec, task.probe
-    t0 = time.perf_counter()
-    steps: list[Step] = []
-    name, version, _, _ = parse_wheel_filename(task.wheel.name)
-
-    def finish(status: RunStatus, reason: str) -> Run:
-        return Run(
-            env=spec.name,
-            python=probe.python_version,
-            platform=probe.platform,
-            wheel_filename=task.wheel.name,
-            wheel_sha256=task.sha256,
-            status=status,
-            duration_s=time.perf_counter() - t0,
-            steps=tuple(steps),
-            reason=redact(reason),
-        )
-
-    wheelhouse = task.wheel.parent
-    mounts = [
-        Mount(source=wheelhouse, target=WHEELHOUSE),
-        Mount(source=SMOKE_DIR, target=SMOKE),
-    ]
-    if task.deps_dir is not None:
-        mounts.append(Mount(source=task.deps_dir, target="/deps"))
-    if task.sources_dir is not None:
-        mounts.append(Mount(source=task.sources_dir, target=SOURCES))  # always last
-    timeout = float(cfg.timeout_s)
-    try:
-        with task.env.session(mounts) as session:
-            wh = session.path(mounts[0])
-            smoke = session.path(mounts[1])
-            py = _venv_python(session, probe)
-
-            def step(
-                label: str, argv: Sequence[str], *, fail_as: RunStatus = RunStatus.FAILED
-            ) -> tuple[Step, str]:
-                r = session.exec(argv, timeout=timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
-                status = _classify(r.ok, r.timed_out, r.oom)
-                if status is RunStatus.FAILED:
-                    status = fail_as
-                output = (r.stdout + ("\n" + r.stderr if r.stderr.strip() else "")).strip()
-                s = Step(
-                    name=label,
-                    status=status,
-                    duration_s=r.duration_s,
-                    command=redact(" ".join(argv)),
-                    returncode=r.returncode,
-                    output_tail=tail(output),
-                    detail={"timed_out": r.timed_out, "oom": r.oom},
-                )
-                steps.append(s)
-                return s, output
-
-            def why(s: Step, what: str) -> str:
-                detail = s.detail
-                if detail.get("timed_out"):
-                    return f"{what}: timed out after {timeout:.0f}s"
-                if detail.get("oom"):
-                    return f"{what}: killed by the OOM killer"
-                last = s.output_tail.strip().splitlines()[-1:] or [f"exit {s.returncode}"]
-                return f"{what}: {last[0][:300]}"
-
-            s, out = step(
-                "venv",
-                [session.python, f"{smoke}/mkvenv.py", f"{session.workdir}/venv"],
-                fail_as=RunStatus.ERROR,
-            )
-            if s.status is not RunStatus.PASSED:
-                return finish(s.status, why(s, "creating the venv failed"))
-            pip_wheel = next(
-                (
-                    ln[len("PIP-WHEEL ") :].strip()
-                    for ln in out.splitlines()
-                    if ln.startswith("PIP-WHEEL ")
-                ),
-                "",
-            )
-            # the env's own pip: from its bundled wheel (fast venv), else the venv's copy
-            pip = [py, f"{pip_wheel}/pip"] if pip_wheel else [py, "-m", "pip"]
-            pip_install = [*pip, "install", "--no-index", "--disable-pip-version-check"]
-
-            links = ["--find-links", wh]
-            if task.deps_dir is not None:
-                links += ["--find-links", session.path(mounts[2])]
-            s, out = step(
-                "install",
-                [*pip_install, "--no-cache-dir", "-v", *links, f"{name}=={version}"],
-            )
-            if s.status is not RunStatus.PASSED:
-                return finish(s.status, why(s, f"pip install {name}=={version} failed"))
-
-            # which file did pip take? ("Processing /wheelhouse/x.whl" in every pip since 9)
-            taken = re.findall(r"Processing\s+(\S+\.whl)", out)
-            taken_names = [t.replace("\\", "/").rsplit("/", 1)[-1] for t in taken]
-            mine = [
-                t
-                for t in taken_names
-                if t.split("-", 1)[0].lower().replace("_", "-") == name.replace("_", "-")
-            ]
-            picked = mine[0] if mine else None
-            ok = picked == task.wheel.name
-            actual_sha = (
-                sha256_file(wheelhouse / picked)
-                if picked and (wheelhouse / picked).is_file()
-                else None
-            )
-            ok = ok and actual_sha == task.sha256
-            steps.append(
-                Step(
-                    name="pick",
-                    status=RunStatus.PASSED if ok else RunStatus.FAILED,
-                    duration_s=0.0,
-                    detail={"expected": task.wheel.name, "picked": picked, "sha256": actual_sha},
-                    output_tail="" if ok else f"pip installed {picked}, expected {task.wheel.name}",
-                )
-            )
-            if not ok:
-                return finish(RunStatus.FAILED, f"pip picked {picked}, expected {task.wheel.name}")
-
-            if cfg.test_requires:
-                s, _ = step("install test-requires", [*pip_install, *links, *cfg.test_requires])
-                if s.status is not RunStatus.PASSED:
-                    return finish(s.status, why(s, "installing test-requires failed"))
-
-            for suite in cfg.suites_for(name):
-                if suite == "import":
-                    modules = list(cfg.import_modules) or _top_level_modules(task.wheel)
-                    argv = [py, f"{smoke}/run.py", "import", *modules]
-                elif suite == "profiler":
-                    adapter = cfg.adapter_for(name) or "cprofile"
-                    argv = [py, f"{smoke}/run.py", "profiler", "--adapter", adapter]
-                else:
-                    if not cfg.test_command:
-                        continue
-                    project = session.path(mounts[-1]) if task.sources_dir else SOURCES
-                    command = cfg.test_command.replace("{project}", project)
-                    if probe.os == "windows":  # host mode on a Windows runner
-                        activate = f"{session.workdir}\\venv\\Scripts\\activate.bat"
-                        argv = ["cmd", "/c", f"call {activate} && {command}"]
-                    else:
-                        activate = f"{session.workdir}/venv/bin/activate"
-                        argv = ["sh", "-c", f". {activate} && {command}"]
-                s, out = step(f"smoke:{suite}", argv)
-                result = _parse_result(out)
-                if result is not None:
-                    steps[-1] = replace(s, detail={**s.detail, "checks": result.get("checks", [])})
-                if s.status is not RunStatus.PASSED:
-                    checks = (result or {}).get("checks", [])
-                    failed = [
-                        c for c in (checks if isinstance(checks, list) else []) if not c.get("ok")
-                    ]
-                    if failed:
-                        first = failed[0]
-                        return finish(
-                            s.status,
-                            f"{suite} suite: {first['name']}: {first.get('error', '')}"[:400],
-                        )
-                    return finish(s.status, why(s, f"{suite} suite failed"))
-    except HarnessError as exc:
-        return finish(RunStatus.ERROR, f"environment error: {exc}")
-    except Exception as exc:  # noqa: BLE001 - one broken cell must not stop the others
-        return finish(RunStatus.ERROR, f"harness error: {type(exc).__name__}: {exc}")
-    return finish(RunStatus.PASSED, "")
-
-
 def _parse_result(out: str) -> dict[str, object] | None:
     for line in reversed(out.splitlines()):
         if line.startswith("HARNESS-RESULT "):
@@ -255,3 +122,372 @@ def _parse_result(out: str) -> dict[str, object] | None:
                 return None
             return doc if isinstance(doc, dict) else None
     return None
+
+
+def _mkvenv_line(out: str, prefix: str) -> str:
+    """The value of mkvenv.py's "PIP-DIR <dir>" / "PIP-WHEEL <path>" line ("" if none)."""
+    for line in out.splitlines():
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip()
+    return ""
+
+
+def _processed_wheel(install_output: str, name: str) -> str | None:
+    """The path of ``name``'s wheel pip processed ("Processing /x/y.whl", every pip since 9),
+    with forward slashes, as pip printed it."""
+    wanted = name.replace("_", "-")
+    for taken in re.findall(r"Processing\s+(\S+\.whl)", install_output):
+        path = str(taken).replace("\\", "/")
+        if path.rsplit("/", 1)[-1].split("-", 1)[0].lower().replace("_", "-") == wanted:
+            return path
+    return None
+
+
+def _same_version(text: str, version: Version) -> bool:
+    try:
+        return Version(text) == version
+    except InvalidVersion:
+        return False
+
+
+def _wheel_metadata(path: Path) -> dict[str, str]:
+    """Name and version from a wheel's own METADATA (pkginfo reads any metadata version)."""
+    meta = pkginfo.Wheel(str(path))
+    return {"name": str(meta.name or ""), "version": str(meta.version or "")}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CellMounts:
+    """What a cell's session sees: all read-only."""
+
+    wheelhouse: Mount
+    smoke: Mount
+    deps: Mount | None = None
+    sources: Mount | None = None
+    pip: Mount | None = None  # the env's compiled pip (harness.verify.pipcache)
+    cpu: tuple[Mount, ...] = ()  # cpu = "...": qemu-user for the smoke steps (envs.cpumodel)
+
+    @classmethod
+    def of(cls, task: Task, pip_cache: Path | None) -> CellMounts:
+        return cls(
+            wheelhouse=Mount(source=task.wheel.parent, target=WHEELHOUSE),
+            smoke=Mount(source=SMOKE_DIR, target=SMOKE),
+            deps=None if task.deps_dir is None else Mount(source=task.deps_dir, target=DEPS),
+            sources=(
+                None if task.sources_dir is None else Mount(source=task.sources_dir, target=SOURCES)
+            ),
+            pip=None if pip_cache is None else Mount(source=pip_cache, target=pipcache.TARGET),
+            cpu=tuple(cpumodel.mounts(task.env.spec)),
+        )
+
+    def all(self) -> list[Mount]:
+        optional = (self.deps, self.sources, self.pip)
+        return [self.wheelhouse, self.smoke, *(m for m in optional if m is not None), *self.cpu]
+
+
+# ---------------------------------------------------------------- the live cell
+
+
+@dataclass(kw_only=True)
+class CellRun:
+    """One cell's live state: its session, paths inside it, and the steps so far."""
+
+    task: Task
+    cfg: config_mod.Config
+    session: Session
+    mounts: CellMounts
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def timeout(self) -> float:
+        return float(self.cfg.timeout_s)
+
+    @property
+    def wheelhouse(self) -> str:
+        return self.session.path(self.mounts.wheelhouse)
+
+    @property
+    def smoke(self) -> str:
+        return self.session.path(self.mounts.smoke)
+
+    @property
+    def deps(self) -> str | None:
+        return None if self.mounts.deps is None else self.session.path(self.mounts.deps)
+
+    @property
+    def project(self) -> str:
+        return SOURCES if self.mounts.sources is None else self.session.path(self.mounts.sources)
+
+    @property
+    def pip_cache(self) -> str | None:
+        return None if self.mounts.pip is None else self.session.path(self.mounts.pip)
+
+    @property
+    def python(self) -> str:
+        """The venv's interpreter."""
+        return _venv_python(self.session, self.task.probe)
+
+    def step(
+        self, label: str, argv: Sequence[str], *, fail_as: RunStatus = RunStatus.FAILED
+    ) -> tuple[Step, str]:
+        """Run ``argv`` in the session and record it as a step; returns it and its output."""
+        r = self.session.exec(argv, timeout=self.timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
+        status = _classify(r.ok, r.timed_out, r.oom)
+        if status is RunStatus.FAILED:
+            status = fail_as
+        output = (r.stdout + ("\n" + r.stderr if r.stderr.strip() else "")).strip()
+        s = Step(
+            name=label,
+            status=status,
+            duration_s=r.duration_s,
+            command=redact(" ".join(argv)),
+            returncode=r.returncode,
+            output_tail=tail(output),
+            detail={"timed_out": r.timed_out, "oom": r.oom},
+        )
+        self.steps.append(s)
+        return s, output
+
+    def why(self, s: Step, what: str) -> str:
+        """One line on why step ``s`` failed, prefixed with ``what``."""
+        if s.detail.get("timed_out"):
+            return f"{what}: timed out after {self.timeout:.0f}s"
+        if s.detail.get("oom"):
+            return f"{what}: killed by the OOM killer"
+        last = s.output_tail.strip().splitlines()[-1:] or [f"exit {s.returncode}"]
+        return f"{what}: {last[0][:300]}"
+
+    def require(self, s: Step, what: str) -> None:
+        """Stop the cell unless ``s`` passed."""
+        if s.status is not RunStatus.PASSED:
+            raise CellStop(s.status, self.why(s, what))
+
+
+# ---------------------------------------------------------------- stages
+
+
+def make_venv(cell: CellRun) -> list[str]:
+    """A fresh venv; returns the argv prefix of the env's own pip for it."""
+    argv = [cell.session.python, f"{cell.smoke}/mkvenv.py", f"{cell.session.workdir}/venv"]
+    if cell.pip_cache is not None:
+        argv += ["--pip-cache", cell.pip_cache]
+    s, out = cell.step("venv", argv, fail_as=RunStatus.ERROR)
+    cell.require(s, "creating the venv failed")
+    # the env's own pip: compiled once per env, else from its bundled wheel, else the venv's
+    pip_dir = _mkvenv_line(out, "PIP-DIR ")
+    if pip_dir:
+        return [cell.python, f"{pip_dir}/pip"]
+    pip_wheel = _mkvenv_line(out, "PIP-WHEEL ")
+    return [cell.python, f"{pip_wheel}/pip"] if pip_wheel else [cell.python, "-m", "pip"]
+
+
+def _pip_install(pip: Sequence[str]) -> list[str]:
+    # --isolated: no PIP_* variables, no user config (the env also sets PIP_CONFIG_FILE to
+    # the null device, so no global or site config either): the cell sees its wheelhouse only
+    return [*pip, "--isolated", "install", "--no-index", "--disable-pip-version-check"]
+
+
+def _links(cell: CellRun) -> list[str]:
+    links = ["--find-links", cell.wheelhouse]
+    if cell.deps is not None:
+        links += ["--find-links", cell.deps]
+    return links
+
+
+def install_wheel(cell: CellRun, pip: Sequence[str]) -> str:
+    """`pip install NAME==VERSION` from the wheelhouse; returns pip's (verbose) output."""
+    name, version, _, _ = parse_wheel_filename(cell.task.wheel.name)
+    argv = [*_pip_install(pip), "--no-cache-dir", "-v", *_links(cell), f"{name}=={version}"]
+    s, out = cell.step("install", argv)
+    cell.require(s, f"pip install {name}=={version} failed")
+    return out
+
+
+def prove_pick(cell: CellRun, install_output: str) -> None:
+    """The "pick" step: pip took exactly the expected file, from the cell's wheelhouse
+    (nowhere else), with the expected sha256, and its metadata is the requested release."""
+    task = cell.task
+    name, version, _, _ = parse_wheel_filename(task.wheel.name)
+    path = _processed_wheel(install_output, name)
+    picked = path.rsplit("/", 1)[-1] if path else None
+    where = path.rsplit("/", 1)[0] if path and "/" in path else ""
+    wheelhouse = cell.wheelhouse.replace("\\", "/").rstrip("/")
+    if task.probe.os == "windows":  # case-insensitive paths
+        where, wheelhouse = where.lower(), wheelhouse.lower()
+    from_wheelhouse = where.rstrip("/") == wheelhouse
+    local = task.wheel.parent / picked if picked else None
+    actual_sha = sha256_file(local) if local is not None and local.is_file() else None
+    meta = _wheel_metadata(local) if local is not None and actual_sha else {}
+    ok = (
+        picked == task.wheel.name
+        and from_wheelhouse
+        and actual_sha == task.sha256
+        and canonicalize_name(meta.get("name", "")) == name
+        and _same_version(meta.get("version", ""), version)
+    )
+    if picked != task.wheel.name:
+        problem = f"pip installed {picked}, expected {task.wheel.name}"
+    elif not from_wheelhouse:
+        problem = f"pip took {path}, not the file in the cell's wheelhouse"
+    else:
+        problem = f"{picked}: sha256 or metadata differ from the inspected file"
+    cell.steps.append(
+        Step(
+            name="pick",
+            status=RunStatus.PASSED if ok else RunStatus.FAILED,
+            duration_s=0.0,
+            detail={
+                "expected": task.wheel.name,
+                "picked": picked,
+                "path": path,
+                "sha256": actual_sha,
+                "metadata": meta,
+            },
+            output_tail="" if ok else problem,
+        )
+    )
+    if not ok:
+        raise CellStop(RunStatus.FAILED, problem)
+
+
+def install_test_requires(cell: CellRun, pip: Sequence[str]) -> None:
+    if not cell.cfg.test_requires:
+        return
+    argv = [*_pip_install(pip), *_links(cell), *cell.cfg.test_requires]
+    s, _ = cell.step("install test-requires", argv)
+    cell.require(s, "installing test-requires failed")
+
+
+def emulate_cpu(cell: CellRun) -> None:
+    """An env with ``cpu``: from here on the venv's python runs under that CPU model."""
+    spec = cell.task.env.spec
+    if not spec.cpu:
+        return
+    venv = f"{cell.session.workdir}/venv"
+    argv = cpumodel.wrap_argv(spec, cell.python, cell.smoke, venv)
+    s, _ = cell.step("cpu", argv, fail_as=RunStatus.ERROR)
+    cell.require(s, f"running the venv as cpu {spec.cpu} failed")
+
+
+def suite_argv(cell: CellRun, suite: str, token: str = "") -> list[str] | None:
+    """The command of one smoke suite in the venv (None: nothing to run). ``token``: the
+    completion token run.py must echo in its result line (harness suites only)."""
+    cfg, py, smoke = cell.cfg, cell.python, cell.smoke
+    name = parse_wheel_filename(cell.task.wheel.name)[0]
+    if suite == "import":
+        modules = list(cfg.import_modules) or _top_level_modules(cell.task.wheel)
+        return [py, f"{smoke}/run.py", "import", "--token", token, *modules]
+    if suite == "profiler":
+        adapter = cfg.adapter_for(name) or "cprofile"
+        return [py, f"{smoke}/run.py", "profiler", "--token", token, "--adapter", adapter]
+    if not cfg.test_command:
+        return None
+    command = cfg.test_command.replace("{project}", cell.project)
+    workdir = cell.session.workdir
+    if cell.task.probe.os == "windows":  # host mode on a Windows runner
+        return ["cmd", "/c", f"call {workdir}\\venv\\Scripts\\activate.bat && {command}"]
+    return ["sh", "-c", f". {workdir}/venv/bin/activate && {command}"]
+
+
+def run_suite(cell: CellRun, suite: str, argv: Sequence[str], token: str = "") -> None:
+    """One smoke suite as step "smoke:SUITE", its checks in the step's detail. A harness
+    suite passes only when its result line carries this run's completion token."""
+    s, out = cell.step(f"smoke:{suite}", argv)
+    result = _parse_result(out)
+    if result is not None:
+        cell.steps[-1] = replace(s, detail={**s.detail, "checks": result.get("checks", [])})
+    if s.status is RunStatus.FAILED:
+        task = cell.task
+        sigill = cpumodel.sigill_reason(
+            task.env.spec, s.returncode, out, machine=task.probe.machine, wheel=task.wheel
+        )
+        if sigill is not None:
+            step = cell.steps[-1]
+            cell.steps[-1] = replace(step, detail={**step.detail, "sigill": sigill[1]})
+            raise CellStop(RunStatus.FAILED, sigill[0])
+    unfinished = _unfinished(s, result, token)
+    if unfinished:
+        cell.steps[-1] = replace(cell.steps[-1], status=RunStatus.FAILED)
+        raise CellStop(RunStatus.FAILED, f"{suite} suite: {unfinished}")
+    if s.status is RunStatus.PASSED:
+        return
+    checks = (result or {}).get("checks", [])
+    failed = [c for c in (checks if isinstance(checks, list) else []) if not c.get("ok")]
+    if failed:
+        first = failed[0]
+        reason = f"{suite} suite: {first['name']}: {first.get('error', '')}"
+        raise CellStop(s.status, reason[:400])
+    cell.require(s, f"{suite} suite failed")
+
+
+def run_stages(cell: CellRun) -> None:
+    """venv -> install -> pick -> test-requires -> [cpu] -> smoke suites; CellStop on the
+    first failure."""
+    pip = make_venv(cell)
+    prove_pick(cell, install_wheel(cell, pip))
+    install_test_requires(cell, pip)
+    emulate_cpu(cell)
+    name = parse_wheel_filename(cell.task.wheel.name)[0]
+    for suite in cell.cfg.suites_for(name):
+        # harness suites must report their completion; the project's command is judged by
+        # its exit status alone
+        token = secrets.token_hex(8) if suite in ("import", "profiler") else ""
+        argv = suite_argv(cell, suite, token)
+        if argv is not None:
+            run_suite(cell, suite, argv, token)
+
+
+def _unfinished(s: Step, result: dict[str, object] | None, token: str) -> str | None:
+    """Why a suite that exited 0 did not finish: no result line with this run's token and
+    "complete" (code under test called sys.exit(0)/os._exit(0) or printed a fake one)."""
+    if not token or s.status is not RunStatus.PASSED:
+        return None
+    if result is None:
+        return (
+            f"exited with status {s.returncode} without reporting completion: the code under "
+            "test ended the process early (sys.exit/os._exit?)"
+        )
+    if result.get("token") != token or result.get("complete") is not True:
+        return "its result line does not carry this run's completion token (forged or stale)"
+    return None
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def run_one(task: Task, cfg: config_mod.Config) -> Run:
+    """Everything for one (env, wheel) cell. Never raises: problems become the Run's status."""
+    t0 = time.perf_counter()
+    steps: list[Step] = []
+    status, reason = RunStatus.PASSED, ""
+    try:
+        pip_cache, built = pipcache.ensure(
+            task.env,
+            task.probe,
+            smoke_dir=SMOKE_DIR,
+            smoke_target=SMOKE,
+            timeout=float(cfg.timeout_s),
+        )
+        if built is not None:
+            steps.append(built)
+        mounts = CellMounts.of(task, pip_cache)
+        with task.env.session(mounts.all()) as session:
+            cell = CellRun(task=task, cfg=cfg, session=session, mounts=mounts, steps=steps)
+            run_stages(cell)
+    except CellStop as stop:
+        status, reason = stop.status, stop.reason
+    except HarnessError as exc:
+        status, reason = RunStatus.ERROR, f"environment error: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one broken cell must not stop the others
+        status, reason = RunStatus.ERROR, f"harness error: {type(exc).__name__}: {exc}"
+    return Run(
+        env=task.env.spec.name,
+        python=task.probe.python_version,
+        platform=task.probe.platform,
+        wheel_filename=task.wheel.name,
+        wheel_sha256=task.sha256,
+        status=status,
+        duration_s=time.perf_counter() - t0,
+        steps=tuple(steps),
+        reason=redact(reason),
+    )

@@ -23,6 +23,7 @@ from harness.inspect import InspectResult, inspect_paths
 from harness.report.model import Report, Run, RunStatus
 from harness.verify.cell import Task, redact, tail
 from harness.verify.pool import execute
+from harness.verify.shard import Shard
 
 
 def static_only_reason(filename: str) -> str:
@@ -30,10 +31,10 @@ def static_only_reason(filename: str) -> str:
     wf = parse_wheel_name(filename)
     kinds = {parse_platform(t.platform).os for t in wf.tags}
     if OS.MACOS in kinds:
-        return "static only: macOS wheel; runs in host mode on a macOS runner (--matrix host)"
+        return "untested here: macOS wheel; runs in host mode on a macOS runner (--matrix host)"
     if OS.WINDOWS in kinds:
-        return "static only: Windows wheel; runs in host mode on a Windows runner (--matrix host)"
-    return "static only: no environment of this matrix installs this wheel"
+        return "untested here: Windows wheel; runs in host mode on a Windows runner (--matrix host)"
+    return "untested here: no environment of this matrix installs this wheel"
 
 
 def required_families(require: str | None) -> tuple[str, ...]:
@@ -146,8 +147,13 @@ def verify(
     matrix_name: str,
     elsewhere: Sequence[EnvSpec] = (),
     log: Callable[[str], None] = console.info,
+    shard: Shard | None = None,
 ) -> VerifyOutcome:
-    inspected: InspectResult = inspect_paths(wheels)
+    """Verify ``wheels`` in ``specs``; with ``shard``, only the cells of one job of a plan
+    (``specs`` are then that job's envs) and the report carries the plan."""
+    inspected: InspectResult = inspect_paths(wheels, cfg.check_options())
+    if shard is not None:
+        shard.check_wheels({(w.wheel.filename, w.wheel.sha256) for w in inspected.wheels})
     files = [w.wheel.path for w in inspected.wheels]
     wheel_files: list[WheelFile] = [parse_wheel_name(p.name) for p in files]
     ready, broken = prepare_envs(specs, log)
@@ -179,6 +185,8 @@ def verify(
         for env, probe in ready:
             deps = _prepare_deps(cfg, probe, Path(tmp) / f"deps-{env.spec.name}", log)
             for pick in cov.envs:
+                if shard is not None and not shard.wants(pick.env, pick.picked):
+                    continue
                 if pick.env == env.spec.name and pick.picked:
                     tasks.append(
                         Task(
@@ -190,6 +198,9 @@ def verify(
                             sources_dir=sources,
                         )
                     )
+        if shard is not None:
+            runs.extend(shard.unrunnable(cov.envs, broken, sha))
+            broken = []
         for spec, reason in broken:
             # one error cell per env that could not be had (its picks are unknown)
             runs.append(
@@ -206,7 +217,7 @@ def verify(
             )
         runs.extend(execute(tasks, cfg, log))
 
-    for filename in cov.untested:
+    for filename in cov.untested if shard is None else ():
         runs.append(
             Run(
                 env="static",
@@ -217,7 +228,7 @@ def verify(
                 status=RunStatus.SKIPPED,
                 duration_s=0.0,
                 reason=(
-                    f"static only: {reasons[filename]}"
+                    f"untested here: {reasons[filename]}"
                     if reasons.get(filename)
                     else static_only_reason(filename)
                 ),
@@ -233,9 +244,11 @@ def verify(
             {"name": p.env, "python": p.python, "platform": p.platform, "picked": p.picked}
             for p in cov.envs
         ),
-        untested=cov.untested,
-        coverage=tuple(w.to_json() for w in cov.wheels),
-        required=required_families(cfg.require_coverage),
+        untested=cov.untested if shard is None else (),
+        plan=shard.report_block() if shard is not None else None,
+        # a shard runs part of the matrix: coverage is the merged report's to say
+        coverage=tuple(w.to_json() for w in cov.wheels) if shard is None else (),
+        required=required_families(cfg.require_coverage) if shard is None else (),
     )
     from harness.report import write_report
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from harness import config as config_mod
-from harness import console
+from harness import console, proc
 from harness.report.model import Run, RunStatus
 from harness.verify.cell import Task, run_one
 
@@ -54,7 +54,9 @@ def execute(tasks: Sequence[Task], cfg: config_mod.Config, log: Callable[[str], 
                         + (f" - {run.reason}" if run.reason else "")
                     )
                     if progress is not None and task_id is not None:
-                        progress.console.print(line, markup=False, highlight=False)
+                        progress.console.print(
+                            console.sanitize(line), markup=False, highlight=False
+                        )
                         progress.advance(task_id)
                     else:
                         log(line)
@@ -62,6 +64,7 @@ def execute(tasks: Sequence[Task], cfg: config_mod.Config, log: Callable[[str], 
             # Ctrl-C: run nothing more, and remove the live containers now so the cells
             # in flight end at once instead of after their step's timeout.
             pool.shutdown(wait=False, cancel_futures=True)
+            proc.kill_all()  # host-mode commands (their own process groups) end now too
             from harness.envs import docker
 
             docker.remove_live_sessions()

@@ -1,0 +1,207 @@
+"""cpu.isa on the compiled CPU test wheels and real yappi; the `cpu` matrix key; the SIGILL
+reason of a smoke step (parsing what the in-env hook prints)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from harness import matrix
+from harness.checks import cpu
+from harness.envs import cpumodel
+from harness.envs.base import EnvKind, EnvSpec
+from harness.errors import InputError
+from harness.findings import Severity
+from harness.inspect import inspect_wheel
+
+DATA = Path(__file__).parent.parent / "data"
+CPU = json.loads((DATA / "cpu" / "manifest.json").read_text())["wheels"]
+REAL = sorted((DATA / "real").glob("yappi-1.7.6-*.whl"))
+
+
+def isa_findings(path: Path) -> list[cpu.Finding]:
+    return [f for f in inspect_wheel(path).findings if f.code == "cpu.isa"]
+
+
+@pytest.mark.parametrize("entry", CPU, ids=lambda e: e["id"])
+def test_cpu_wheels_get_the_warning_with_the_function(entry: dict[str, object]) -> None:
+    found = isa_findings(DATA / "cpu" / str(entry["file"]))
+    assert [f.severity for f in found] == [Severity.WARNING]
+    ev = found[0].evidence
+    expected = {
+        "avx2-at-import": ("AVX2", "x86-64-v3", "sum_x3"),
+        "avx2-dispatch": ("AVX2", "x86-64-v3", "sum_x3_avx2"),
+        "lse-at-import": ("LSE atomics", "armv8.1", "PyInit_cpu_lse"),
+        "lse-dispatch": ("LSE atomics", "armv8.1", "__aarch64_ldadd4_acq_rel"),
+    }[str(entry["id"])]
+    assert (ev["highest"], ev["level"]) == expected[:2]
+    assert list(ev["functions"][expected[0]]) == [expected[2]]
+    assert ev["baseline"] == ("x86-64-v1" if entry["arch"] == "x86_64" else "armv8.0")
+    assert expected[2] in found[0].message
+
+
+def test_same_binary_under_a_tag_that_allows_it_is_not_flagged() -> None:
+    # macOS arm64 promises an Apple M1 (ARMv8.4+): LSE is fine there, SVE would not be
+    image = cpu.CodeImage(
+        family=cpu.Family.AARCH64,
+        regions=((0x1000, bytes.fromhex("2000e0b8")),),  # ldaddal w0, w0, [x1]
+    )
+    result = cpu.scan(image)
+    assert [u.feature.name for u in result.uses] == ["LSE atomics"]
+    assert result.uses[0].addresses == [0x1000]
+    macos = cpu.baseline_of(cpu.parse_platform("macosx_11_0_arm64"))
+    linux = cpu.baseline_of(cpu.parse_platform("manylinux_2_17_aarch64"))
+    assert macos is not None
+    assert linux is not None
+    assert result.uses[0].feature.level <= macos[1]
+    assert result.uses[0].feature.level > linux[1]
+
+
+@pytest.mark.parametrize(
+    ("hex_code", "family", "feature"),
+    [
+        ("c5fdfec3", cpu.Family.X86_64, "AVX2"),  # vpaddd ymm0, ymm0, ymm3
+        ("c5f9fec3", cpu.Family.X86_64, "AVX"),  # vpaddd xmm0, xmm0, xmm3 (AVX1)
+        ("62f17d48fec3", cpu.Family.X86_64, "AVX-512"),  # vpaddd zmm0, zmm0, zmm3
+        ("f3480fb8c0", cpu.Family.X86_64, "POPCNT"),  # popcnt rax, rax
+        ("660f3840c1", cpu.Family.X86_64, "SSE4.1"),  # pmulld xmm0, xmm1
+        ("c4e2f9a8c1", cpu.Family.X86_64, "FMA"),  # vfmadd213pd xmm0, xmm0, xmm1
+        ("c4e2f3f6c0", cpu.Family.X86_64, "BMI2"),  # mulx rax, rcx, rax
+        ("04002004", cpu.Family.AARCH64, "SVE"),  # add z4.b, z0.b, z0.b
+        ("2084826e", cpu.Family.AARCH64, "RDM"),  # sqrdmlah v0.4s, v1.4s, v2.4s
+        ("2094824e", cpu.Family.AARCH64, "DotProd"),  # sdot v0.4s, v1.16b, v2.16b
+        ("20e0a24f", cpu.Family.AARCH64, "DotProd"),  # sdot v0.4s, v1.16b, v2.4b[1]
+        ("20d0a26f", cpu.Family.AARCH64, "RDM"),  # sqrdmlah v0.4s, v1.4s, v2.s[1]
+        ("20c0bfb8", cpu.Family.AARCH64, "RCpc (LDAPR)"),  # ldapr w0, [x1]
+        ("41fce088", cpu.Family.AARCH64, "LSE atomics"),  # casal w0, w1, [x2]
+        ("82fc6048", cpu.Family.AARCH64, "LSE atomics"),  # caspal x0, x1, x2, x3, [x4]
+        ("4180e0b8", cpu.Family.AARCH64, "LSE atomics"),  # swpal w0, w1, [x2]
+        ("3f0020b8", cpu.Family.AARCH64, "LSE atomics"),  # stadd w0, [x1]
+        ("e0e39825", cpu.Family.AARCH64, "SVE"),  # ptrue p0.s
+        ("00a040a5", cpu.Family.AARCH64, "SVE"),  # ld1w {z0.s}, p0/z, [x0]
+    ],
+)
+def test_classification(hex_code: str, family: cpu.Family, feature: str) -> None:
+    result = cpu.scan(cpu.CodeImage(family=family, regions=((0, bytes.fromhex(hex_code)),)))
+    assert [u.feature.name for u in result.uses] == [feature]
+
+
+def test_baseline_code_is_not_flagged() -> None:
+    # push rbp; mov rbp, rsp; movdqa xmm0, [rdi]; paddd xmm0, xmm1 (SSE2); pop rbp; ret
+    code = bytes.fromhex("554889e5660f6f07660ffec15dc3")
+    assert cpu.scan(cpu.CodeImage(family=cpu.Family.X86_64, regions=((0, code),))).uses == ()
+    # ldxr, ldaxp (the ARMv8.0 atomics) and NEON
+    arm = bytes.fromhex("017c5f88") + bytes.fromhex("40847fc8") + bytes.fromhex("0084a14e")
+    assert cpu.scan(cpu.CodeImage(family=cpu.Family.AARCH64, regions=((0, arm),))).uses == ()
+
+
+def test_scan_cap_is_reported() -> None:
+    code = bytes.fromhex("c5fdfec3") * 1024
+    image = cpu.CodeImage(family=cpu.Family.X86_64, regions=((0, code),))
+    result = cpu.scan(image, max_bytes=64)
+    assert (result.scanned, result.total) == (64, 4096)
+    assert result.uses[0].count == 16
+
+
+@pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
+def test_yappi_linux_and_macos_wheels_are_within_their_baseline(path: Path) -> None:
+    assert isa_findings(path) == []
+
+
+def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cpu.DISABLE_ENV, "1")
+    assert isa_findings(DATA / "cpu" / str(CPU[0]["file"])) == []
+
+
+# ---------------------------------------------------------------- the cpu matrix key
+
+
+def test_cpu_key_is_validated(tmp_path: Path) -> None:
+    ok = tmp_path / "ok.toml"
+    ok.write_text(
+        '[env.b]\nkind = "docker-recipe"\nrecipe = "debian-bookworm-amd64"\ncpu = "x86-64-v2"\n'
+    )
+    (env,) = matrix.load(str(ok), tmp_path).envs
+    assert env.cpu == "x86-64-v2"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[env.b]\nkind = "docker-recipe"\nrecipe = "r"\ncpu = "pentium"\n')
+    with pytest.raises(InputError, match=r"bad\.toml: env\.b\.cpu: 'pentium' is not one of"):
+        matrix.load(str(bad), tmp_path)
+    host = tmp_path / "host.toml"
+    host.write_text('[env.h]\nkind = "host"\ncpu = "armv8.0"\n')
+    with pytest.raises(InputError, match=r"env\.h\.cpu: not allowed for kind host"):
+        matrix.load(str(host), tmp_path)
+
+
+def test_baseline_matrix_is_in_nightly() -> None:
+    base = Path(__file__).resolve().parents[2] / "matrices"
+    cpus = {e.name: e.cpu for e in matrix.load("baseline", base).envs}
+    assert cpus == {"baseline-x86-64": "x86-64-v1", "baseline-armv8": "armv8.0"}
+    assert set(cpus) <= {e.name for e in matrix.load("nightly", base).envs}
+
+
+# ---------------------------------------------------------------- the SIGILL reason
+
+SPEC = EnvSpec(name="b", kind=EnvKind.DOCKER_RECIPE, recipe="r", cpu="x86-64-v1")
+AVX2_WHEEL = DATA / "cpu" / "avx2-at-import" / "cpu_avx2-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+
+
+def _fault_bytes() -> bytes:
+    """16 bytes of the wheel's .so starting at its first AVX2 instruction (as the hook reads)."""
+    with zipfile.ZipFile(AVX2_WHEEL) as zf:
+        data = next(zf.read(n) for n in zf.namelist() if n.endswith(".so"))
+    image = cpu.elf_code(data)
+    assert image is not None
+    use = next(u for u in cpu.scan(image).uses if u.feature.name == "AVX2")
+    addr = use.addresses[0]
+    for base, code in image.regions:
+        if base <= addr < base + len(code):
+            return code[addr - base : addr - base + 16]
+    raise AssertionError("no region")
+
+
+def test_sigill_reason_names_instruction_function_and_library() -> None:
+    code = _fault_bytes()
+    out = (
+        f"ok   import x\nHARNESS-SIGILL addr=274892906777\n"
+        f"HARNESS-SIGILL addr=274892906777 bytes={code.hex()}\n"
+        "qemu: uncaught target signal 4 (Illegal instruction) - core dumped\n"
+    )
+    got = cpumodel.sigill_reason(SPEC, 132, out, machine="x86_64", wheel=AVX2_WHEEL)
+    assert got is not None
+    reason, detail = got
+    assert reason.startswith(
+        "illegal instruction on x86-64-v1 (qemu64): the wheel needs a newer CPU than its tag "
+        "promises: vp"
+    )
+    assert "ymm" in reason
+    assert "in sum_x3 (cpu_avx2.cpython-311-x86_64-linux-gnu.so+0x" in reason
+    assert detail["function"] == "sum_x3"
+    assert detail["address"] == 274892906777
+
+
+def test_sigill_reason_without_the_hook_and_other_failures() -> None:
+    got = cpumodel.sigill_reason(SPEC, 132, "Illegal instruction\n", machine="x86_64", wheel=None)
+    assert got is not None
+    assert got[0] == (
+        "illegal instruction on x86-64-v1 (qemu64): the wheel needs a newer CPU than its tag "
+        "promises"
+    )
+    native = EnvSpec(name="n", kind=EnvKind.DOCKER_RECIPE, recipe="r")
+    got = cpumodel.sigill_reason(native, -4, "", machine="x86_64", wheel=None)
+    assert got is not None
+    assert got[0].startswith("illegal instruction on this machine's x86_64 CPU")
+    assert cpumodel.sigill_reason(SPEC, 1, "FAIL import x", machine="x86_64", wheel=None) is None
+    assert cpumodel.sigill_reason(SPEC, 139, "segfault", machine="x86_64", wheel=None) is None
+    # hostile output: a marker with garbage is ignored, never raises
+    junk = (
+        "HARNESS-SIGILL addr=12\nHARNESS-SIGILL addr=13 bytes=zz\nHARNESS-SIGILL addr=x\n"
+        f"HARNESS-SIGILL addr={'9' * 100_000}\n"
+    )
+    got = cpumodel.sigill_reason(SPEC, 132, junk, machine="x86_64", wheel=AVX2_WHEEL)
+    assert got is not None
+    assert got[1]["address"] == 12
+    assert "bytes" not in got[1]
