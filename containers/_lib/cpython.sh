@@ -4,7 +4,7 @@
 #   LIBC     musl: busybox rootfs with musl's loader; glibc: a Debian SUITE rootfs (mmdebstrap)
 #   ARCH     x86_64 (built with the host's gcc / musl-gcc) or aarch64 (musl only:
 #            cross-compiled with gcc-aarch64-linux-gnu against musl built from Debian's
-#            source; compiling under qemu measured ~13x slower, containers/README.md)
+#            source; code under qemu measured ~10x slower, containers/README.md)
 #   --disable-gil  the free-threaded build (pip's tags become cp3Xt)
 # CPython goes to /usr/local with pip unpacked from its bundled wheel. Modules needing
 # libraries not built here (ssl, ctypes, sqlite3, lzma, bz2, ...) are left out: pip works
@@ -78,11 +78,13 @@ elif [ "$libc" = musl ]; then
 else
     real_cc=gcc
 fi
-# configure asks the compiler for its multiarch triplet and refuses gcc's (x86_64-linux-gnu)
-# for a musl target: answer nothing.
+# configure (--print-multiarch) and the setup.py of 3.9-3.11 (-print-multiarch) ask the
+# compiler for its multiarch triplet: gcc's (x86_64-linux-gnu) is refused for a musl target
+# by the first and makes the second link extensions against glibc (each then fails its
+# import check and is dropped): answer nothing.
 cat > "$work/bin/cc" <<CC
 #!/bin/sh
-for arg in "\$@"; do [ "\$arg" = "--print-multiarch" ] && exit 0; done
+for arg in "\$@"; do case "\$arg" in --print-multiarch|-print-multiarch) exit 0 ;; esac; done
 exec $real_cc "\$@"
 CC
 chmod +x "$work/bin/cc"
@@ -95,7 +97,7 @@ log "building static zlib ($libc, $arch)"
 # -- a same-version CPython that runs here (cross builds only)
 conf_extra=()
 if [ -n "$cross" ]; then
-    key=$(sha256sum "$py_tar" | cut -c1-16)
+    key=$(cat "$py_tar" "$0" | sha256sum | cut -c1-16)  # the source and this script
     build_py="${bcache:-$work/cache}/cpython-$version-$key-musl-$host_arch"
     if [ ! -x "$build_py/bin/python$version" ]; then
         log "no native CPython $version to cross-compile with: building it first"
@@ -117,10 +119,10 @@ for m in _ssl _hashlib _ctypes _sqlite3 _lzma _bz2 _uuid _dbm _gdbm _curses _cur
          readline _decimal _tkinter nis _ctypes_test xxlimited xxlimited_35 _zstd; do
     na+=" py_cv_module_${m}=n/a"
 done
-# -O1 without -g: the image is for smoke runs; this halves the compile time of -O3 -g.
+# -O1 without -g (CPython's default is -O3 -g): the image is for smoke runs; faster builds.
 (cd "$py_src" && env $na ./configure CC="$cc" OPT="-DNDEBUG -fwrapv -O1" \
     CPPFLAGS="-I$work/zlib/include" LDFLAGS="-L$work/zlib/lib" \
-    --prefix=/usr/local --with-ensurepip=no --without-static-libpython \
+    --prefix=/usr/local --with-ensurepip=no --without-static-libpython --disable-test-modules \
     "${conf_extra[@]}" >"$work/configure.log" 2>&1) || { tail -30 "$work/configure.log"; exit 1; }
 log "compiling CPython (-j$jobs)"
 (cd "$py_src" && make -j"$jobs" >"$work/make.log" 2>&1) || { tail -30 "$work/make.log"; exit 1; }
@@ -131,7 +133,7 @@ lib=$(ls -d "$root"/usr/local/lib/python"$version"*/ | head -1)
 rm -rf "$lib/test" "$lib/idlelib/idle_test" "$lib"/config-*/*.a
 find "$lib" -name '*.opt-[12].pyc' -delete
 if [ -n "$bcache" ] && [ "$libc/$arch" = "musl/$host_arch" ] && [ -z "$gil" ]; then
-    key=$(sha256sum "$py_tar" | cut -c1-16)
+    key=$(cat "$py_tar" "$0" | sha256sum | cut -c1-16)
     keep="$bcache/cpython-$version-$key-musl-$host_arch"
     if [ ! -d "$keep" ]; then
         mkdir -p "$bcache" && cp -a "$root/usr/local" "$keep.tmp$$" && mv "$keep.tmp$$" "$keep"
