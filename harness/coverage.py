@@ -311,18 +311,18 @@ def untested_reason(
             f"every env that can install it prefers another file or its Requires-Python "
             f"excludes the env's Python{other}"
         )
+    version = re.search(r"\d+\.\d+", py)
+    hint = ""
+    if version and "free-threaded" not in py:
+        there = sorted({s.name for s in elsewhere if s.python == version.group(0)})
+        if there:
+            hint = f"; other matrices have CPython {version.group(0)}: {', '.join(there[:4])}"
+            hint += " ..." if len(there) > 4 else ""
     if not has_python:
-        version = re.search(r"\d+\.\d+", py)
-        hint = ""
-        if version and "free-threaded" not in py:
-            there = [s for s in elsewhere if s.python == version.group(0)]
-            if there:
-                names = ", ".join(sorted({s.name for s in there})[:3])
-                hint = f"; matrices with one: {names} (harness envs list)"
         return f"no interpreter here for {py}: no env of {matrix_name} has it{hint}"
     if not has_platform:
-        return f"no env of {matrix_name} is {_platform_label(wheel)}"
-    return f"no env of {matrix_name} is {py} on {_platform_label(wheel)}"
+        return f"no env of {matrix_name} is {_platform_label(wheel)}{hint}"
+    return f"no env of {matrix_name} is {py} on {_platform_label(wheel)}{hint}"
 
 
 def _priority(tags: Sequence[str]) -> dict[Tag, int]:
