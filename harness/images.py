@@ -204,10 +204,25 @@ def _lock(recipe: Recipe, log: ProgressLog | None) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _snapshot(recipe: Recipe, outdir: Path) -> Path:
+    """Copy the recipe and the _lib files it uses into the build directory and run those:
+    bash reads a script as it goes, so an edit of the tree during a build would otherwise
+    run half old, half new (and the image would not be what its hash says)."""
+    snap = outdir / "recipe"
+    shutil.copytree(recipe.path, snap / recipe.name)
+    (snap / LIB_DIR).mkdir()
+    for name in recipe.uses:
+        shutil.copy2(recipe.path.parent / LIB_DIR / name, snap / LIB_DIR / name)
+    if recipe_digest(snap / recipe.name, recipe.uses) != recipe.digest:
+        raise InfraError(f"recipe {recipe.name} changed while its build started: run it again")
+    return snap
+
+
 def _run_script(recipe: Recipe, outdir: Path, logfile: Path, log: ProgressLog | None) -> None:
+    snap = _snapshot(recipe, outdir)
     env = dict(os.environ)
     env.update(
-        HARNESS_LIB=str(recipe.path.parent / LIB_DIR),
+        HARNESS_LIB=str(snap / LIB_DIR),
         HARNESS_JOBS=env.get("HARNESS_JOBS") or str(os.cpu_count() or 2),
         HARNESS_APT_CACHE=env.get("HARNESS_APT_CACHE") or str(cache_dir() / "apt"),
         HARNESS_BUILD_CACHE=env.get("HARNESS_BUILD_CACHE") or str(cache_dir() / "cpython"),
@@ -220,7 +235,7 @@ def _run_script(recipe: Recipe, outdir: Path, logfile: Path, log: ProgressLog | 
         result.append(
             proc.run(
                 ["bash", "-c", 'exec bash "$0" "$1" >"$2" 2>&1',
-                 str(recipe.build_script), str(outdir), str(logfile)],
+                 str(snap / recipe.name / "build.sh"), str(outdir), str(logfile)],
                 env=env,
                 check=False,
             )

@@ -183,3 +183,13 @@ def test_docker_style_sizes() -> None:
     assert _bytes("64K") == 64 << 10
     assert _bytes("1.5gb") == 3 << 29
     assert _bytes("4096") == 4096
+
+
+def test_build_runs_a_snapshot_of_the_recipe(tmp_path: Path) -> None:
+    recipe = images.load_recipe("musl-cpython3.13-arm64", base=CONTAINERS)
+    snap = images._snapshot(recipe, tmp_path)
+    assert (snap / "_lib" / "cpython.sh").read_bytes() == (
+        CONTAINERS / "_lib" / "cpython.sh"
+    ).read_bytes()
+    assert images.recipe_digest(snap / recipe.name, recipe.uses) == recipe.digest
+    assert not (snap / "_lib" / "debian.sh").exists()  # only what the recipe uses
