@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness import console
 from harness.checks import run_checks
+from harness.checks.options import CheckOptions
 from harness.errors import UsageError
 from harness.findings import Finding, Severity, error
 from harness.fsutil import atomic_write_text
@@ -185,7 +186,9 @@ def _rank(severity: Severity) -> int:
     return {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}[severity]
 
 
-def inspect_wheel(path: Path, limits: Limits = DEFAULT_LIMITS) -> WheelReport:
+def inspect_wheel(
+    path: Path, limits: Limits = DEFAULT_LIMITS, options: CheckOptions | None = None
+) -> WheelReport:
     """Every finding of one wheel, within its time budget (``HARNESS_INSPECT_SECONDS``,
     default ``Limits.max_seconds``) and memory bounds (``Limits``); a wheel over budget gets
     a harness.budget finding, and the next wheel starts afresh."""
@@ -195,7 +198,7 @@ def inspect_wheel(path: Path, limits: Limits = DEFAULT_LIMITS) -> WheelReport:
     try:
         with _time_budget(seconds):
             wheel = read_wheel(path, limits)
-            for f in run_checks(wheel):
+            for f in run_checks(wheel, options):
                 collected.append(f)
     except BudgetExceeded:
         collected.append(
@@ -237,21 +240,24 @@ def clear_caches() -> None:
         fn.cache_clear()
 
 
-def inspect_paths(paths: Sequence[str | Path]) -> InspectResult:
+def inspect_paths(
+    paths: Sequence[str | Path], options: CheckOptions | None = None
+) -> InspectResult:
     files = collect_wheels(paths)
     reports = []
     progress = console.interactive() and len(files) > 3
     if progress:
+        from rich.markup import escape
         from rich.progress import Progress
 
         with Progress(console=console.err(), transient=True) as bar:
             task = bar.add_task("inspecting", total=len(files))
             for f in files:
-                bar.update(task, description=f"inspecting {f.name}")
-                reports.append(inspect_wheel(f))
+                bar.update(task, description=f"inspecting {escape(f.name)}")
+                reports.append(inspect_wheel(f, options=options))
                 bar.advance(task)
     else:
-        reports = [inspect_wheel(f) for f in files]
+        reports = [inspect_wheel(f, options=options) for f in files]
     return InspectResult(wheels=tuple(reports))
 
 
@@ -259,6 +265,8 @@ def inspect_paths(paths: Sequence[str | Path]) -> InspectResult:
 
 
 def render_text(result: InspectResult, out: Console | None = None) -> None:
+    """Findings as text. Everything from a wheel (file and member names, messages that
+    quote them) is data: Text objects, never parsed as rich markup."""
     from rich.table import Table
     from rich.text import Text
 
@@ -291,7 +299,7 @@ def render_text(result: InspectResult, out: Console | None = None) -> None:
         f"{len(result.wheels)} wheel(s) inspected: {n_bad} with errors "
         f"({n_err} error finding(s)), {n_warn} warning(s)"
     )
-    out.print(f"[bold]{summary}[/bold]", highlight=False)
+    out.print(Text(summary, style="bold"), highlight=False)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -306,10 +314,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write the result to FILE (atomically) instead of stdout",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="pyproject.toml whose [tool.harness] macos-minor-version applies (default: "
+        "./pyproject.toml if its [project] name is the wheels' distribution)",
+    )
+    from harness.config import add_macos_minor_argument
+
+    add_macos_minor_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    result = inspect_paths(args.paths)
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    from harness import config as config_mod
+
+    names = set()
+    for p in collect_wheels(args.paths):
+        try:
+            names.add(str(parse_wheel_filename(p.name)[0]))
+        except InvalidWheelFilename:
+            continue
+    cfg, _note = config_mod.load_for(
+        args.config or Path("pyproject.toml"),
+        explicit=args.config is not None,
+        distributions=names,
+        require_name=True,
+    )
+    severity = args.macos_minor_version or cfg.macos_minor_version
+    result = inspect_paths(args.paths, CheckOptions(macos_minor_version=Severity(severity)))
     if args.format == "json":
         text = json.dumps(result.to_json(), indent=2) + "\n"
         if args.output:

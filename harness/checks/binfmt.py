@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
@@ -42,6 +42,8 @@ class ElfInfo:
     soname: str | None
     # (library file, version name) pairs from .gnu.version_r, e.g. ("libc.so.6", "GLIBC_2.34")
     version_needs: tuple[tuple[str, str], ...]
+    # the API level an Android NDK build targets (its .note.android.ident), else None
+    android_api: int | None = None
 
 
 def _bound(count: int, limit: int, what: str) -> None:
@@ -57,6 +59,7 @@ def elf_info(data: bytes) -> ElfInfo:
         needed: list[str] = []
         soname = None
         versions: list[tuple[str, str]] = []
+        android_api = None
         for seg in elf.iter_segments():
             if isinstance(seg, InterpSegment):
                 interp = seg.get_interp_name()
@@ -74,6 +77,8 @@ def elf_info(data: bytes) -> ElfInfo:
                     for aux in aux_iter:
                         versions.append((str(verneed.name), str(aux.name)))
                         _bound(len(versions), MAX_VERSION_NEEDS, "version needs (a cycle?)")
+            elif sec.name == ".note.android.ident":
+                android_api = _android_api(sec.data(), elf.little_endian)
         return ElfInfo(
             machine=str(elf["e_machine"]),
             elfclass=int(elf.elfclass),
@@ -82,6 +87,7 @@ def elf_info(data: bytes) -> ElfInfo:
             needed=tuple(needed),
             soname=soname,
             version_needs=tuple(versions),
+            android_api=android_api,
         )
     except BinaryParseError:
         raise
@@ -89,6 +95,23 @@ def elf_info(data: bytes) -> ElfInfo:
         raise BinaryParseError(f"unparsable ELF file: {exc}") from exc
     except Exception as exc:
         raise BinaryParseError(f"unparsable ELF file: {type(exc).__name__}: {exc}") from exc
+
+
+def _android_api(note: bytes, little_endian: bool) -> int | None:
+    """The API level in an NDK ABI note: namesz, descsz, type, "Android\\0" padded to 4,
+    then the desc, whose first 32-bit word is the API level the binary was built for."""
+    order: Literal["little", "big"] = "little" if little_endian else "big"
+    if len(note) < 12:
+        return None
+    namesz = int.from_bytes(note[0:4], order)
+    descsz = int.from_bytes(note[4:8], order)
+    name_end = 12 + namesz
+    if note[12:name_end].rstrip(b"\0") != b"Android" or descsz < 4:
+        return None
+    desc = 12 + (namesz + 3) // 4 * 4
+    if len(note) < desc + 4:
+        return None
+    return int.from_bytes(note[desc : desc + 4], order)
 
 
 def elf_symbols(data: bytes) -> list[tuple[str, str]]:
@@ -111,9 +134,29 @@ def elf_symbols(data: bytes) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- Mach-O
 
 
+# LC_BUILD_VERSION platforms (mach-o/loader.h PLATFORM_*)
+MACHO_PLATFORMS = {
+    1: "macos",
+    2: "ios",
+    3: "tvos",
+    4: "watchos",
+    5: "bridgeos",
+    6: "maccatalyst",
+    7: "iossimulator",
+    8: "tvossimulator",
+    9: "watchossimulator",
+    10: "driverkit",
+    11: "visionos",
+    12: "visionossimulator",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class MachOSlice:
     arch: str  # "x86_64", "arm64", "i386", ...
+    # the OS the slice is built for ("macos", "ios", "iossimulator", ... or None when it
+    # has no LC_BUILD_VERSION / LC_VERSION_MIN_* command) and its minimum version there
+    platform: str | None = None
     minos: tuple[int, int, int] | None
     dylibs: tuple[str, ...]
     rpaths: tuple[str, ...]
@@ -162,13 +205,16 @@ def macho_info(data: bytes) -> MachOInfo:
             if arch == "arm64" and cpusub == 2:
                 arch = "arm64e"
             minos = None
+            platform = None
             dylibs: list[str] = []
             rpaths: list[str] = []
             for lc, cmd, payload in header.commands:
                 name = mach_o.LC_NAMES.get(lc.cmd, "")
-                if name == "LC_BUILD_VERSION" and cmd.platform == 1:  # PLATFORM_MACOS
+                if name == "LC_BUILD_VERSION":
+                    platform = MACHO_PLATFORMS.get(cmd.platform, f"platform-{cmd.platform}")
                     minos = _decode_version(cmd.minos)
-                elif name == "LC_VERSION_MIN_MACOSX":
+                elif name in ("LC_VERSION_MIN_MACOSX", "LC_VERSION_MIN_IPHONEOS"):
+                    platform = "macos" if name.endswith("MACOSX") else "ios"
                     minos = _decode_version(cmd.version)
                 elif name in (
                     "LC_LOAD_DYLIB",
@@ -181,7 +227,13 @@ def macho_info(data: bytes) -> MachOInfo:
                 elif name == "LC_RPATH":
                     rpaths.append(_lc_str(payload))
             slices.append(
-                MachOSlice(arch=arch, minos=minos, dylibs=tuple(dylibs), rpaths=tuple(rpaths))
+                MachOSlice(
+                    arch=arch,
+                    platform=platform,
+                    minos=minos,
+                    dylibs=tuple(dylibs),
+                    rpaths=tuple(rpaths),
+                )
             )
         return MachOInfo(slices=tuple(slices))
     except Exception as exc:

@@ -67,14 +67,21 @@ class CellStop(Exception):
 
 # ---------------------------------------------------------------- pure helpers
 
+_DATA_LIBS = re.compile(r"^[^/]+\.data/(purelib|platlib)/")
+
 
 def _top_level_modules(wheel: Path) -> list[str]:
-    """Importable top-level names of a wheel: packages, modules and extension modules."""
+    """What the import suite imports by default: the wheel's top-level packages and
+    modules, then every extension module it ships (each .so/.pyd by its dotted name, e.g.
+    ``msgpack._cmsgpack``), so a package whose __init__ swallows a broken extension's
+    ImportError (a pure-Python fallback) still fails the cell."""
     import zipfile
 
     names: set[str] = set()
+    extensions: set[str] = set()
     with zipfile.ZipFile(wheel) as zf:
-        for member in zf.namelist():
+        for raw in zf.namelist():
+            member = _DATA_LIBS.sub("", raw)
             first = member.split("/", 1)[0]
             if first.endswith((".dist-info", ".data")):
                 continue
@@ -85,7 +92,13 @@ def _top_level_modules(wheel: Path) -> list[str]:
                 names.add(first[:-3])
             elif first.endswith((".so", ".pyd")):
                 names.add(first.split(".", 1)[0])
-    return sorted(n for n in names if n.isidentifier() and n != "__init__")
+            if member.endswith((".so", ".pyd")):
+                parts = member.split("/")
+                dotted = [*parts[:-1], parts[-1].split(".", 1)[0]]
+                if all(p.isidentifier() for p in dotted):
+                    extensions.add(".".join(dotted))
+    tops = sorted(n for n in names if n.isidentifier() and n != "__init__")
+    return tops + sorted(extensions - set(tops))
 
 
 def _venv_python(session: Session, probe: Probe) -> str:

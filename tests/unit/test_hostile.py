@@ -513,7 +513,7 @@ def test_time_budget_stops_one_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyP
     from harness import inspect as inspect_mod
     from harness.checks import CHECKS
 
-    def slow(wheel: object) -> list[object]:
+    def slow(wheel: object, options: object) -> list[object]:
         threading.Event().wait(30)
         return []
 
