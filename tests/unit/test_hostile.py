@@ -565,3 +565,17 @@ def test_exclude_option_is_validated(tmp_path: Path, capsys: pytest.CaptureFixtu
                "pypi=*t-*", "--dry-run"])  # fmt: skip
     assert rc == 2
     assert "not a --to target" in _one_line(capsys)
+
+
+def test_policy_from_pyproject(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.errors import InputError
+    from harness.promote.cli import config_policy
+
+    good = tmp_path / "good.toml"
+    good.write_text('[tool.harness.promote]\nexclude = {pypi = ["*-cp314t-*"]}\n')
+    assert config_policy(good) == {"pypi": ["*-cp314t-*"]}
+    assert config_policy(tmp_path / "absent.toml") == {}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[tool.harness.promote]\nexclude = {pypi = "*"}\n')
+    with pytest.raises(InputError, match=r"bad.toml: \[tool.harness.promote\] exclude"):
+        config_policy(bad)
