@@ -77,6 +77,19 @@ def main() -> int:
             f"history + diff + record: {timings['history_diff_s'] * 1000:.0f} ms (target < 1000 ms)"
         )
 
+        # the same release through plain `harness verify --release`, right after: what the
+        # sweep adds on top (identities, history, diff, its own report)
+        spec = f"{rec['releases'][0]['project']}=={rec['releases'][0]['version']}"
+        t0 = time.perf_counter()
+        subprocess.run(
+            [harness, "verify", "--release", spec, "--matrix", args.matrix,
+             "--report-dir", str(Path(tmp) / "verify")],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        plain = time.perf_counter() - t0
+        print(f"verify --release {spec} (same matrix, same caches): {plain:.1f} s; "
+              f"sweep / verify = {wall / plain:.2f}")  # fmt: skip
+
         base = Sweep.from_json(rec, "sweep.json")
         nights = Path(tmp) / "nights.sqlite"
         h = SqliteHistory(nights)

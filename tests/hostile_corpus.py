@@ -267,14 +267,19 @@ def c_record_other_algorithms(d: Path) -> Case:
 
 
 def c_member_2gib(d: Path) -> Case:
+    """One 2 GiB member at ~100:1 (below the bomb ratio): read, hashed, never held."""
+    import random
+
     size = 2 * 1024**3 - 1
-    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
-    chunk = b"\0" * (64 * 1024**2)
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    chunk = bytearray(64 * 1024**2)
+    chunk[511::512] = random.Random(2).randbytes(len(chunk) // 512)
+    piece_c = bytes(chunk)
     data = bytearray()
     crc = 0
     left = size
     while left:
-        piece = chunk[: min(left, len(chunk))]
+        piece = piece_c[: min(left, len(piece_c))]
         data += comp.compress(piece)
         crc = zlib.crc32(piece, crc)
         left -= len(piece)
@@ -282,7 +287,7 @@ def c_member_2gib(d: Path) -> Case:
     path = d / "hostile-1.0-py3-none-any.whl"
     d.mkdir(parents=True, exist_ok=True)
     raw_zip(path, [("hostile/big.bin", bytes(data), 8, crc, size)])
-    return replace(_inspect(path, ["record.missing"]), large=True)
+    return replace(_inspect(path, ["wheel.missing"]), large=True)
 
 
 def c_bzip2_bomb_across_members(d: Path) -> Case:

@@ -55,3 +55,54 @@ def test_early_exit_zero_fails_the_import_suite(tmp_path: Path, exit_call: str) 
     run = _run(doc)
     assert run["status"] == "failed"
     assert "import suite" in str(run["reason"])
+
+
+def _pids_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_sigint_to_the_harness_alone_stops_host_mode_at_once(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.unit.promote_support import make_wheel
+
+    marker = f"hostile-sleep-{os.getpid()}"
+    config = tmp_path / "pyproject.toml"
+    config.write_text(
+        "[tool.harness]\n"
+        'suites = ["test-command"]\n'
+        f"test-command = \"python -c 'import time; time.sleep(300)' {marker}\"\n"
+    )
+    wheel = make_wheel(tmp_path / "dist")
+    p = subprocess.Popen(
+        [sys.executable, "-m", "harness", "verify", str(wheel), "--config", str(config),
+         "--report-dir", str(tmp_path / "r"), "--timeout", "600"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    try:
+        for _ in range(1200):  # the smoke step is running (venv and install come first)
+            if _pids_with(marker):
+                break
+            time.sleep(0.1)
+        assert _pids_with(marker), "the test command never started"
+        os.kill(p.pid, signal.SIGINT)  # the harness process alone, not its group
+        rc = p.wait(timeout=120)  # far less than the 600 s step timeout
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert rc == 130
+    assert p.stderr is not None
+    assert b"Traceback" not in p.stderr.read()
+    assert _pids_with(marker) == []  # the step's process group went with it

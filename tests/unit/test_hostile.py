@@ -469,7 +469,7 @@ def test_kill_all_ends_running_commands() -> None:
         if proc._LIVE:
             break
         threading.Event().wait(0.05)
-    proc.kill_all()
+    proc.kill_all(stop=False)
     t.join(30)
     assert results
     assert results[0].returncode == -9
@@ -531,3 +531,13 @@ def test_findings_capped_per_code() -> None:
     capped = cap_findings([error("record.unlisted", f"x{i}") for i in range(1000)], per_code=10)
     assert len(capped) == 11
     assert "990 more" in capped[-1].message
+
+
+def test_pypi_refuses_compression_other_than_deflate(tmp_path: Path) -> None:
+    from harness.promote import rules
+    from tests.hostile_corpus import wheel
+
+    bz = wheel(tmp_path / "bz", {"hostile/__init__.py": b"x = 1\n"}, compression=zipfile.ZIP_BZIP2)
+    ok = wheel(tmp_path / "ok", {"hostile/__init__.py": b"x = 1\n"})
+    assert any("stored or deflate" in r for r in rules.pypi_refusals(bz))
+    assert rules.compression_refusals(ok) == []
