@@ -150,8 +150,8 @@ def sweep(
 
     # the history is read first: an unreachable store fails the sweep before hours of work
     t0 = time.perf_counter()
-    projects = sorted({r.project for r in releases})
-    previous = {p: history.previous(p, matrix_name) for p in projects}
+    projects = sorted({str(r.project) for r in releases})
+    previous: dict[str, Sweep | None] = {p: history.previous(p, matrix_name) for p in projects}
     history_s = time.perf_counter() - t0
 
     rebuilt = refresh_images(specs, log) if refresh else {}
