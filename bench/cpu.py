@@ -11,19 +11,24 @@ needs: the bookworm amd64/arm64 images (harness envs build --matrix baseline), q
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
-import shutil
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 
-from harness import config, matrix
-from harness.verify import verify
+HERE = Path(__file__).resolve().parent
+# bench/inspect.py would shadow the stdlib's inspect module for `python bench/cpu.py`
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
-ROOT = Path(__file__).resolve().parent.parent
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+
+from harness import config, matrix  # noqa: E402
+from harness.verify import verify  # noqa: E402
+
+ROOT = HERE.parent
 
 
 def cell_times(spec: matrix.EnvSpec, wheels: list[Path], work: Path) -> tuple[float, float, float]:

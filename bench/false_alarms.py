@@ -84,6 +84,7 @@ def main() -> int:
     n_wheels = 0
     bad_wheels = 0
     with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)  # no ./pyproject.toml or ./harness of whatever directory we ran in
         for rel in releases:
             cpus = []
             for _ in range(args.runs):

@@ -1,11 +1,18 @@
-"""Benchmark: `harness verify` of yappi 1.7.6's wheels over the linux matrix, images warm.
+"""Benchmark: `harness verify` of yappi 1.7.6's wheels, before/after, same machine, same run.
 
-Prints the wall time, the sum of the smoke steps' own durations (what the work costs if
-nothing else were overhead), the ideal wall time on this machine (that sum / cores), and
-the ratio of the real wall time to that ideal.
+For each matrix (default: linux, then nightly) and each variant (``--baseline REF``, a git
+revision exported to a temp dir, and this working tree), runs `harness verify` with images
+warm and prints:
 
-usage: python bench/verify.py [--matrix linux] [--jobs N] [WHEEL_DIR]
-(builds missing images first, outside the timed part: `harness envs build --matrix M`)
+- wall time, the sum of the smoke steps' own durations, the ideal wall on this machine
+  (that sum / cores) and the ratio wall / ideal (target <= 1.5x);
+- a per-step profile of every cell (venv, pip cache, install, pick, each smoke suite): the
+  host cell is the native one, arm64 the one under qemu.
+
+Variants alternate within a repetition so load from other processes hits both alike. One-off
+costs (images, the per-env compiled pip) are paid by a warm-up run outside the timings.
+
+usage: python bench/verify.py [--matrix M]... [--jobs N] [--baseline REF] [--repeat N]
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -23,65 +32,102 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("wheel_dir", nargs="?", type=Path)
-    ap.add_argument("--matrix", default="linux")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    args = ap.parse_args()
-    harness = shutil.which("harness") or "harness"
-    subprocess.run([harness, "envs", "build", "--matrix", args.matrix], check=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.wheel_dir is None:
-            wdir = Path(tmp) / "dist"
-            wdir.mkdir()
-            for w in sorted((ROOT / "tests" / "data" / "real").glob("yappi-1.7.6-*.whl")):
-                shutil.copy(w, wdir / w.name)
-        else:
-            wdir = args.wheel_dir
-        reports = Path(tmp) / "reports"
-        t0 = time.perf_counter()
-        cp = subprocess.run(
-            [
-                harness,
-                "verify",
-                str(wdir),
-                "--matrix",
-                args.matrix,
-                "--jobs",
-                str(args.jobs),
-                "--report-dir",
-                str(reports),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        wall = time.perf_counter() - t0
-        if cp.returncode not in (0, 1):
-            print(cp.stderr[-2000:], file=sys.stderr)
-            return cp.returncode
-        doc = json.loads((reports / "report.json").read_text())
+def export(ref: str, dest: Path) -> Path:
+    """`git archive REF` of this repository into ``dest``."""
+    archive = dest.with_suffix(".tar")
+    with archive.open("wb") as fh:
+        subprocess.run(["git", "-C", str(ROOT), "archive", ref], stdout=fh, check=True)
+    dest.mkdir()
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def run_verify(
+    tree: Path, wheels: Path, matrix: str, jobs: int, reports: Path
+) -> tuple[float, dict[str, object]]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    argv = [sys.executable, "-m", "harness", "verify", str(wheels), "--matrix", matrix]
+    argv += ["--jobs", str(jobs), "--report-dir", str(reports)]
+    t0 = time.perf_counter()
+    cp = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if cp.returncode not in (0, 1):
+        sys.exit(f"{tree.name}: harness verify exited {cp.returncode}:\n{cp.stderr[-2000:]}")
+    doc: dict[str, object] = json.loads((reports / "report.json").read_text())
+    shutil.rmtree(reports)
+    return wall, doc
+
+
+def summarize(wall: float, doc: dict[str, object]) -> dict[str, object]:
     runs = [r for r in doc["runs"] if r["status"] != "skipped"]
     smoke = sum(s["duration_s"] for r in runs for s in r["steps"] if s["name"].startswith("smoke:"))
-    all_steps = sum(s["duration_s"] for r in runs for s in r["steps"])
     cores = os.cpu_count() or 1
-    ideal = smoke / cores
-    print(
-        f"{len(doc['inspect']['wheels'])} wheels, {len(runs)} env x wheel runs, "
-        f"matrix {args.matrix}, jobs {args.jobs}, {cores} cores, verdict {doc['verdict']}"
-    )
-    for r in runs:
-        print(
-            f"  {r['env']:<10} {r['status']:<7} {r['duration_s']:6.1f}s  {r['wheel']['filename']}"
-        )
-    print(f"wall time:                       {wall:7.1f} s  (target < 180 s)")
-    print(f"sum of all steps (venv+install+smoke): {all_steps:7.1f} s")
-    print(f"sum of smoke steps:              {smoke:7.1f} s")
-    print(f"ideal = smoke sum / cores:       {ideal:7.1f} s")
-    print(
-        f"ratio wall / ideal:              {wall / ideal:7.2f}x  (target <= 1.5x)" if ideal else ""
-    )
+    steps = {
+        r["env"]: {s["name"]: s["duration_s"] for s in r["steps"]} | {"cell": r["duration_s"]}
+        for r in runs
+    }
+    statuses = {r["env"]: r["status"] for r in runs}
+    return {"wall": wall, "smoke": smoke, "ideal": smoke / cores, "steps": steps, "st": statuses}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--matrix", action="append", default=None)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--baseline", default=None, metavar="REF", help="git revision to compare")
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args()
+    matrices = args.matrix or ["linux", "nightly"]
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        wheels = tmp / "dist"
+        wheels.mkdir()
+        for w in sorted((ROOT / "tests" / "data" / "real").glob("yappi-1.7.6-*.whl")):
+            shutil.copy(w, wheels / w.name)
+        variants = {"after": ROOT}
+        if args.baseline:
+            variants = {"before": export(args.baseline, tmp / "before"), "after": ROOT}
+        for matrix in matrices:
+            subprocess.run(
+                [sys.executable, "-m", "harness", "envs", "build", "--matrix", matrix],
+                cwd=ROOT,
+                check=True,
+            )
+            # warm-up of this tree only: the baseline has no per-env cache to warm
+            warm = run_verify(ROOT, wheels, matrix, args.jobs, tmp / "r")
+            one_off = {env: s.get("pip cache", 0.0) for env, s in summarize(*warm)["steps"].items()}
+            results: dict[str, list[dict[str, object]]] = {name: [] for name in variants}
+            for _ in range(args.repeat):
+                for name, tree in variants.items():
+                    results[name].append(
+                        summarize(*run_verify(tree, wheels, matrix, args.jobs, tmp / "r"))
+                    )
+            print(
+                f"\n== matrix {matrix}: {args.jobs} jobs, {cores} cores, {args.repeat} run(s) each"
+            )
+            for name, rs in results.items():
+                wall = statistics.median(r["wall"] for r in rs)
+                smoke = statistics.median(r["smoke"] for r in rs)
+                ideal = smoke / cores
+                print(
+                    f"{name:<7} wall {wall:6.1f} s  smoke sum {smoke:6.1f} s  ideal {ideal:5.1f} s"
+                    f"  ratio {wall / ideal if ideal else float('nan'):5.2f}x  "
+                    f"cells {rs[-1]['st']}"
+                )
+            print("per-step seconds of each cell (last run):")
+            names = ["venv", "install", "pick", "smoke:import", "smoke:profiler", "cell"]
+            print(f"  {'env':<10} {'variant':<7} " + " ".join(f"{n:>14}" for n in names))
+            envs = sorted({e for rs in results.values() for e in rs[-1]["steps"]})
+            for env in envs:
+                for name, rs in results.items():
+                    st = rs[-1]["steps"].get(env, {})
+                    cells = " ".join(f"{st.get(n, float('nan')):14.2f}" for n in names)
+                    print(f"  {env:<10} {name:<7} {cells}")
+            built = {e: round(v, 1) for e, v in one_off.items() if v}
+            if built:
+                print(f"one-off per env (compiled pip, cached across runs): {built}")
     return 0
 
 

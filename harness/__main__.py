@@ -156,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror or exc}")
         return int(ExitCode.USAGE)
+    except Exception as exc:  # a bug of ours: still one line (HARNESS_DEBUG=1: the traceback)
+        if os.environ.get("HARNESS_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (HARNESS_DEBUG=1 shows where)")
+        return int(ExitCode.INFRA)
     return code
 
 

@@ -11,17 +11,28 @@ test-sources = ["tests"]          # files/dirs copied next to the tests (read-on
 test-command = "python -m pytest {project}/tests -x"
 timeout = 600                     # seconds per step
 jobs = 2                          # parallel runs (default: cores)
+macos-minor-version = "warning"   # severity of macos.minos for X.Y inside macosx_X_0
+                                  #   (X >= 11): "warning" (default) or "error"
+
+The file applies to the project it belongs to: ./pyproject.toml is read only when its
+[project] name is the distribution under test (a release verified from another project's
+directory does not get that project's settings); --config FILE always applies.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
+from harness.checks.options import CheckOptions
 from harness.errors import InputError
+from harness.findings import Severity
 
 KNOWN_SUITES = ("import", "profiler", "test-command")
 ADAPTERS = ("yappi", "cprofile")
@@ -37,8 +48,10 @@ _KEYS = {
     "test-command",
     "timeout",
     "jobs",
+    "macos-minor-version",
     "ci",  # [tool.harness.ci]: read by harness.ci.settings (runner labels, queues, shards)
 }
+SEVERITIES = ("warning", "error")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +64,11 @@ class Config:
     test_command: str | None = None
     timeout_s: int = 600
     jobs: int = field(default_factory=lambda: os.cpu_count() or 2)
+    macos_minor_version: str = "warning"
     source: str | None = None  # the pyproject.toml it came from
+
+    def check_options(self) -> CheckOptions:
+        return CheckOptions(macos_minor_version=Severity(self.macos_minor_version))
 
     def suites_for(self, distribution: str) -> tuple[str, ...]:
         if self.suites is not None:
@@ -76,6 +93,7 @@ class Config:
             "test_command": self.test_command,
             "timeout_s": self.timeout_s,
             "jobs": self.jobs,
+            "macos_minor_version": self.macos_minor_version,
             "source": self.source,
         }
 
@@ -139,7 +157,63 @@ def load(pyproject: Path | None) -> Config:
         cfg = replace(cfg, timeout_s=_positive(pyproject, "timeout", table["timeout"]))
     if "jobs" in table:
         cfg = replace(cfg, jobs=_positive(pyproject, "jobs", table["jobs"]))
+    if "macos-minor-version" in table:
+        value = table["macos-minor-version"]
+        if value not in SEVERITIES:
+            raise InputError(
+                f"{pyproject}: [tool.harness] macos-minor-version must be one of "
+                f"{', '.join(SEVERITIES)}, not {value!r}"
+            )
+        cfg = replace(cfg, macos_minor_version=value)
     return cfg
+
+
+def add_macos_minor_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--macos-minor-version",
+        choices=SEVERITIES,
+        default=None,
+        help="severity of macos.minos for a binary needing macOS X.Y inside a macosx_X_0 "
+        "wheel (X >= 11; pip installs it on X.0): warning (default) or error "
+        "(overrides [tool.harness] macos-minor-version)",
+    )
+
+
+def project_name(pyproject: Path) -> str | None:
+    """[project] name of a pyproject.toml (normalized), or None without one."""
+    try:
+        doc = tomllib.loads(pyproject.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    project = doc.get("project")
+    name = project.get("name") if isinstance(project, dict) else None
+    return canonicalize_name(name) if isinstance(name, str) else None
+
+
+def load_for(
+    pyproject: Path | None, *, explicit: bool, distributions: set[str], require_name: bool
+) -> tuple[Config, str | None]:
+    """The Config for verifying ``distributions``, and a note when ./pyproject.toml was
+    left out. An explicit --config always applies; the implicit ./pyproject.toml applies
+    when its [project] name is one of the distributions, or (unless ``require_name``, as
+    for --release) when it names no project."""
+    if pyproject is None or not pyproject.is_file():
+        if explicit:
+            raise InputError(f"{pyproject}: --config file not found")
+        return Config(), None
+    if explicit:
+        return load(pyproject), None
+    name = project_name(pyproject)
+    wanted = {canonicalize_name(d) for d in distributions}
+    if name is None and not require_name:
+        return load(pyproject), None
+    if name is not None and name in wanted:
+        return load(pyproject), None
+    whose = f"project {name!r}" if name else "no [project] name"
+    return Config(), (
+        f"{pyproject}: not used ({whose}, verifying {', '.join(sorted(wanted))}); "
+        "pass --config to apply it"
+    )
 
 
 def _positive(path: Path, key: str, value: object) -> int:

@@ -1,5 +1,8 @@
 """The one output channel: human messages on stderr (rich), machine output on stdout.
 
+Both consoles have rich markup off: strings from wheels, servers and smoke runs are data
+(a member named `pkg/[/oops].py` must print as itself); styled output uses rich Text.
+
 Honours NO_COLOR, FORCE_COLOR and CI (rich reads NO_COLOR/FORCE_COLOR itself; in CI we
 never draw progress bars, only plain lines).
 """
@@ -34,14 +37,14 @@ def in_ci() -> bool:
 @cache
 def err() -> Console:
     """Console for humans (stderr). Colour follows NO_COLOR / FORCE_COLOR / TTY."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 @cache
 def out() -> Console:
     """Console for the command's own result (stdout); wide when piped to a file or CI log."""
     width = None if sys.stdout.isatty() else 160
-    return Console(highlight=False, width=width)
+    return Console(highlight=False, width=width, markup=False)
 
 
 def interactive() -> bool:

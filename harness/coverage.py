@@ -273,21 +273,26 @@ def run(args: argparse.Namespace) -> int:
         console.write_stdout(result.dumps())
     else:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(box=None, pad_edge=False, header_style="bold")
         for column in ("env", "python", "platform", "installs"):
             table.add_column(column)
         multi = len({e.project for e in result.envs}) > 1
+        safe = console.sanitize  # wheel file names are data, never markup or control codes
         for e in result.envs:
             label = f"{e.env} [{e.project}]" if multi else e.env
-            table.add_row(
-                label, e.python, e.platform, e.picked or "[red]GAP: no wheel installs here[/red]"
+            picked = (
+                Text(safe(e.picked))
+                if e.picked
+                else Text("GAP: no wheel installs here", style="red")
             )
+            table.add_row(Text(safe(label)), Text(safe(e.python)), Text(safe(e.platform)), picked)
         console.out().print(table)
         if result.untested:
             console.out().print(f"\nuntested ({len(result.untested)} wheels no env installs):")
             for name in result.untested:
-                console.out().print(f"  {name}", markup=False)
+                console.line(f"  {name}", stdout=True)
         else:
             console.out().print("\nevery wheel is installed by some env")
     if args.strict and (result.gaps or result.untested):

@@ -18,8 +18,23 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, then put it back
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``path`` atomically when it is (or will be) a regular file.
+    """Write ``path`` atomically when it is (or will be) a regular file, with mode
+    0666 & ~umask (0644 usually) as open() would: reports are CI artifacts other users
+    and jobs read (mkstemp alone gives 0600).
 
     An existing character device or FIFO (``/dev/null``, ``/dev/stdout``) is written in
     place and never replaced; a directory or any other kind of file is a UsageError. Every
@@ -47,6 +62,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise UsageError(f"{path}: cannot write here: {exc.strerror or exc}") from None
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

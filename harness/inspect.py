@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import os
+import signal
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import console
 from harness.checks import run_checks
+from harness.checks.options import CheckOptions
 from harness.errors import UsageError
-from harness.findings import Finding, Severity
+from harness.findings import Finding, Severity, error
 from harness.fsutil import atomic_write_text
-from harness.wheel import Wheel, read_wheel
+from harness.wheel import DEFAULT_LIMITS, Limits, Wheel, read_wheel
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -102,27 +108,156 @@ def collect_wheels(paths: Iterable[str | Path]) -> list[Path]:
     return unique
 
 
-def inspect_wheel(path: Path) -> WheelReport:
-    wheel = read_wheel(path)
-    findings = tuple(run_checks(wheel))
-    return WheelReport(wheel=wheel, findings=findings)
+MAX_FINDINGS_PER_CODE = 50  # more of one code in one wheel are summarised in one finding
+BUDGET_ENV = "HARNESS_INSPECT_SECONDS"
 
 
-def inspect_paths(paths: Sequence[str | Path]) -> InspectResult:
+class BudgetExceeded(BaseException):
+    """Raised (from SIGALRM) inside whatever a wheel's inspection is doing. A BaseException
+    so no check's ``except Exception`` swallows it."""
+
+
+@contextlib.contextmanager
+def _time_budget(seconds: float) -> Iterator[None]:
+    """Interrupt the body after ``seconds`` of wall time (main thread on POSIX; elsewhere
+    the parsers' own bounds are the budget)."""
+    usable = (
+        seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise BudgetExceeded
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def budget_seconds(limits: Limits = DEFAULT_LIMITS) -> float:
+    raw = os.environ.get(BUDGET_ENV, "")
+    if not raw:
+        return limits.max_seconds
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{BUDGET_ENV}={raw!r}: expected a number of seconds") from None
+    if value <= 0:
+        raise UsageError(f"{BUDGET_ENV}={raw!r}: expected a number of seconds > 0")
+    return value
+
+
+def cap_findings(
+    findings: Iterable[Finding], per_code: int = MAX_FINDINGS_PER_CODE
+) -> list[Finding]:
+    """At most ``per_code`` findings of each code; the rest summarised in one more."""
+    kept: list[Finding] = []
+    counts: Counter[str] = Counter()
+    first: dict[str, Finding] = {}
+    for f in findings:
+        counts[f.code] += 1
+        first.setdefault(f.code, f)
+        if counts[f.code] <= per_code:
+            kept.append(f)
+    for code, n in counts.items():
+        if n > per_code:
+            kept.append(
+                Finding(
+                    code=code,
+                    severity=max((f.severity for f in kept if f.code == code), key=_rank),
+                    message=f"... and {n - per_code} more {code} finding(s) in this wheel "
+                    f"({n} in all; the first {per_code} are listed)",
+                    path=None,
+                    evidence={"total": n, "listed": per_code},
+                )
+            )
+    return kept
+
+
+def _rank(severity: Severity) -> int:
+    return {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}[severity]
+
+
+def inspect_wheel(
+    path: Path, limits: Limits = DEFAULT_LIMITS, options: CheckOptions | None = None
+) -> WheelReport:
+    """Every finding of one wheel, within its time budget (``HARNESS_INSPECT_SECONDS``,
+    default ``Limits.max_seconds``) and memory bounds (``Limits``); a wheel over budget gets
+    a harness.budget finding, and the next wheel starts afresh."""
+    seconds = budget_seconds(limits)
+    collected: list[Finding] = []
+    wheel: Wheel | None = None
+    try:
+        with _time_budget(seconds):
+            wheel = read_wheel(path, limits)
+            for f in run_checks(wheel, options):
+                collected.append(f)
+    except BudgetExceeded:
+        collected.append(
+            error(
+                "harness.budget",
+                f"inspection stopped after {seconds:g} s (the per-wheel time budget, "
+                f"{BUDGET_ENV}); findings so far are listed, the rest was not checked",
+                seconds=seconds,
+            )
+        )
+    finally:
+        clear_caches()
+    if wheel is None:
+        wheel = _unread(path)
+    # the bytes were for the checks; holding them for the whole run costs memory per wheel
+    wheel = replace(wheel, contents={})
+    return WheelReport(wheel=wheel, findings=tuple(cap_findings(collected)))
+
+
+def _unread(path: Path) -> Wheel:
+    from harness.promote.snapshot import NotTaken, hash_regular
+
+    try:
+        digest, size = hash_regular(path)
+    except NotTaken:
+        digest, size = "", 0
+    return Wheel(
+        path=path, filename=path.name, sha256=digest, size=size, name=None, version=None,
+        build=None, tags=frozenset(), members=(), contents={}, load_findings=(),
+        readable=False,
+    )  # fmt: skip
+
+
+def clear_caches() -> None:
+    """The binary parsers cache by content: drop it between wheels (bounded memory)."""
+    from harness.checks import binfmt
+
+    for fn in (binfmt.elf_info, binfmt.macho_info, binfmt.pe_info):
+        fn.cache_clear()
+
+
+def inspect_paths(
+    paths: Sequence[str | Path], options: CheckOptions | None = None
+) -> InspectResult:
     files = collect_wheels(paths)
     reports = []
     progress = console.interactive() and len(files) > 3
     if progress:
+        from rich.markup import escape
         from rich.progress import Progress
 
         with Progress(console=console.err(), transient=True) as bar:
             task = bar.add_task("inspecting", total=len(files))
             for f in files:
-                bar.update(task, description=f"inspecting {f.name}")
-                reports.append(inspect_wheel(f))
+                bar.update(task, description=f"inspecting {escape(f.name)}")
+                reports.append(inspect_wheel(f, options=options))
                 bar.advance(task)
     else:
-        reports = [inspect_wheel(f) for f in files]
+        reports = [inspect_wheel(f, options=options) for f in files]
     return InspectResult(wheels=tuple(reports))
 
 
@@ -130,6 +265,8 @@ def inspect_paths(paths: Sequence[str | Path]) -> InspectResult:
 
 
 def render_text(result: InspectResult, out: Console | None = None) -> None:
+    """Findings as text. Everything from a wheel (file and member names, messages that
+    quote them) is data: Text objects, never parsed as rich markup."""
     from rich.table import Table
     from rich.text import Text
 
@@ -162,7 +299,7 @@ def render_text(result: InspectResult, out: Console | None = None) -> None:
         f"{len(result.wheels)} wheel(s) inspected: {n_bad} with errors "
         f"({n_err} error finding(s)), {n_warn} warning(s)"
     )
-    out.print(f"[bold]{summary}[/bold]", highlight=False)
+    out.print(Text(summary, style="bold"), highlight=False)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -177,10 +314,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write the result to FILE (atomically) instead of stdout",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="pyproject.toml whose [tool.harness] macos-minor-version applies (default: "
+        "./pyproject.toml if its [project] name is the wheels' distribution)",
+    )
+    from harness.config import add_macos_minor_argument
+
+    add_macos_minor_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    result = inspect_paths(args.paths)
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    from harness import config as config_mod
+
+    names = set()
+    for p in collect_wheels(args.paths):
+        try:
+            names.add(str(parse_wheel_filename(p.name)[0]))
+        except InvalidWheelFilename:
+            continue
+    cfg, _note = config_mod.load_for(
+        args.config or Path("pyproject.toml"),
+        explicit=args.config is not None,
+        distributions=names,
+        require_name=True,
+    )
+    severity = args.macos_minor_version or cfg.macos_minor_version
+    result = inspect_paths(args.paths, CheckOptions(macos_minor_version=Severity(severity)))
     if args.format == "json":
         text = json.dumps(result.to_json(), indent=2) + "\n"
         if args.output:

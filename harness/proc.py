@@ -28,6 +28,7 @@ _REAP_S = 5.0  # after a kill: how long to wait for the pipes to close
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
 _LIVE_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set by kill_all: no new command starts after Ctrl-C
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,9 +97,12 @@ def _join(threads: Sequence[threading.Thread], seconds: float) -> None:
         t.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
-def kill_all() -> None:
-    """Kill every command still running (with its children): Ctrl-C ends at once."""
+def kill_all(*, stop: bool = True) -> None:
+    """Kill every command still running (with its children): Ctrl-C ends at once. With
+    ``stop``, no command starts afterwards (a cell between two steps does not go on)."""
     with _LIVE_LOCK:
+        if stop:
+            _STOPPING.set()
         live = list(_LIVE)
     for p in live:
         _kill_group(p)
@@ -116,6 +120,8 @@ def run(
 ) -> Completed:
     """Run ``argv``; capture text output (bounded). ``check`` raises InfraError with the tail."""
     args = tuple(str(a) for a in argv)
+    if _STOPPING.is_set():
+        raise InfraError(f"{args[0]}: not started, the harness is stopping (interrupted)")
     try:
         p = subprocess.Popen(
             args,
@@ -132,6 +138,8 @@ def run(
         raise InfraError(f"{args[0]}: cannot run: {exc.strerror or exc}") from exc
     with _LIVE_LOCK:
         _LIVE.add(p)
+        if _STOPPING.is_set():
+            _kill_group(p)
     out, err = _Capture(capture_bytes), _Capture(capture_bytes)
     assert p.stdout is not None
     assert p.stderr is not None

@@ -45,6 +45,7 @@ class Limits:
     max_ratio: float = 1000.0
     ratio_floor: int = 64 * 1024**2
     max_kept_size: int = 512 * 1024**2  # bytes kept in memory for checks
+    max_seconds: float = 120.0  # wall time for reading and checking one wheel
 
 
 DEFAULT_LIMITS = Limits()
@@ -185,10 +186,6 @@ def _b64(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def _keep(name: str, dist_info_prefix: bool) -> bool:
-    return dist_info_prefix or name.endswith((".so", ".pyd", ".dll", ".dylib")) or ".so." in name
-
-
 def read_wheel(path: Path, limits: Limits = DEFAULT_LIMITS) -> Wheel:
     """Read ``path`` once, safely. Never raises for a bad archive: see ``load_findings``."""
     findings: list[Finding] = []
@@ -263,6 +260,7 @@ def read_wheel(path: Path, limits: Limits = DEFAULT_LIMITS) -> Wheel:
             {i.filename.split("/", 1)[0] + "/" for i in infos if ".dist-info/" in i.filename}
         )
         kept_total = 0
+        total_read = 0
         seen: set[str] = set()
         for info in infos:
             mname = info.filename
@@ -281,22 +279,41 @@ def read_wheel(path: Path, limits: Limits = DEFAULT_LIMITS) -> Wheel:
                 )
                 members.append(_member(info, None, None, None))
                 continue
-            digest, nread, data, problem = _read_member(zf, info, limits)
+            # .dist-info files are kept; binaries too, by magic (read_member sees the head)
+            wanted = mname not in seen and mname.startswith(dist_info_prefixes)
+            budget = limits.max_kept_size - kept_total
+            if mname in seen:
+                budget = 0
+            digest, nread, data, kind, problem = _read_member(zf, info, limits, wanted, budget)
             if problem is not None:
                 code, msg = problem
                 findings.append(error(code, msg, path=mname))
-            kind = binary_kind(data[:8]) if data is not None else None
-            keep = (
-                data is not None
-                and mname not in seen
-                and (kind is not None or _keep(mname, mname.startswith(dist_info_prefixes)))
-                and kept_total + len(data) <= limits.max_kept_size
-            )
-            if keep and data is not None:
+            if data is not None:
                 contents[mname] = data
                 kept_total += len(data)
+            elif kind is not None and nread is not None and mname not in seen:
+                # a binary the checks cannot see: say so, never pass it silently
+                findings.append(
+                    error(
+                        "harness.budget",
+                        f"{kind} binary of {nread} bytes not checked: the wheel's kept-bytes "
+                        f"budget ({limits.max_kept_size}) is used up",
+                        path=mname,
+                        size=nread,
+                    )
+                )
             seen.add(mname)
             members.append(_member(info, digest, nread, kind))
+            total_read += nread or 0
+            if total_read > limits.max_total_size:
+                findings.append(
+                    error(
+                        "archive.bomb",
+                        f"decompresses to more than {limits.max_total_size} bytes in all",
+                        total=total_read,
+                    )
+                )
+                break
     return result(True)
 
 
@@ -343,6 +360,16 @@ def _check_declared_sizes(
                     ratio=round(ratio),
                 )
             )
+    if total > limits.ratio_floor and total > limits.max_ratio * max(archive_size, 1):
+        # many members each under the per-member floor: the ratio holds across members
+        findings.append(
+            error(
+                "archive.bomb",
+                f"declares {total} bytes uncompressed from a {archive_size}-byte archive, "
+                f"a ratio beyond {limits.max_ratio:.0f}:1",
+                total=total,
+            )
+        )
     if total > limits.max_total_size:
         findings.append(
             error(
@@ -370,11 +397,15 @@ def _check_declared_sizes(
 
 
 def _read_member(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits
-) -> tuple[str | None, int | None, bytes | None, tuple[str, str] | None]:
-    """Decompress one member in chunks, bounded. Returns (b64 sha256, size, data, problem)."""
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, wanted: bool, budget: int
+) -> tuple[str | None, int | None, bytes | None, BinaryKind | None, tuple[str, str] | None]:
+    """Decompress one member in chunks, bounded; keep its bytes only when a check needs
+    them (``wanted``, or a binary by magic) and they fit ``budget``.
+
+    Returns (b64 sha256, size, kept bytes or None, binary kind, problem)."""
     h = hashlib.sha256()
-    chunks: list[bytes] = []
+    chunks: list[bytes] | None = [] if budget > 0 else None
+    kind: BinaryKind | None = None
     n = 0
     bound = min(info.file_size, limits.max_member_size)
     try:
@@ -383,15 +414,26 @@ def _read_member(
                 chunk = fh.read(_CHUNK)
                 if not chunk:
                     break
+                if n == 0:
+                    kind = binary_kind(chunk[:8])
+                    if kind is None and not wanted:
+                        chunks = None  # hashed only, never held
                 n += len(chunk)
                 if n > bound + _CHUNK:
-                    return None, None, None, ("archive.bomb", "decompresses beyond its size")
+                    return None, None, None, kind, ("archive.bomb", "decompresses beyond its size")
                 h.update(chunk)
-                chunks.append(chunk)
+                if chunks is not None:
+                    if n > budget:
+                        chunks = None  # over the kept-bytes budget: hash on, keep nothing
+                    else:
+                        chunks.append(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
-        return None, None, None, ("archive.corrupt", f"cannot be read: {exc}")
+        return None, None, None, None, ("archive.corrupt", f"cannot be read: {exc}")
     except NotImplementedError as exc:
-        return None, None, None, ("archive.corrupt", f"unsupported compression: {exc}")
+        return None, None, None, None, ("archive.corrupt", f"unsupported compression: {exc}")
     except RuntimeError as exc:  # zipfile: encrypted, or a password needed
-        return None, None, None, ("archive.corrupt", f"cannot be read: {exc}")
-    return _b64(h.digest()), n, b"".join(chunks), None
+        return None, None, None, None, ("archive.corrupt", f"cannot be read: {exc}")
+    if n == 0 and not wanted:
+        chunks = None
+    data = b"".join(chunks) if chunks is not None else None
+    return _b64(h.digest()), n, data, kind, None

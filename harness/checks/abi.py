@@ -79,7 +79,8 @@ def _audit_abi3(wheel: Wheel, baseline: tuple[int, int]) -> Iterator[Finding]:
     except ImportError:
         yield warning(
             "abi.abi3",
-            "abi3 audit not run: abi3info is not installed (pip install 'wheel-harness[abi3]')",
+            "abi3 audit not run: abi3info, a dependency of wheel-harness, is not installed "
+            "(pip install abi3info)",
         )
         return
     for m, data in wheel.binaries():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
@@ -19,6 +19,14 @@ from elftools.elf.segments import InterpSegment
 
 class BinaryParseError(Exception):
     pass
+
+
+# Explicit bounds on what one binary may declare (real extensions have tens of each); past
+# them the binary is reported unparsable instead of costing minutes or gigabytes.
+MAX_DYNAMIC_ENTRIES = 4096
+MAX_VERSION_NEEDS = 4096  # (library, version) pairs; also ends a vn_next/vna_next cycle
+MAX_MACHO_COMMANDS = 4096  # load commands per slice
+MAX_MACHO_SLICES = 32
 
 
 # ---------------------------------------------------------------- ELF
@@ -34,6 +42,13 @@ class ElfInfo:
     soname: str | None
     # (library file, version name) pairs from .gnu.version_r, e.g. ("libc.so.6", "GLIBC_2.34")
     version_needs: tuple[tuple[str, str], ...]
+    # the API level an Android NDK build targets (its .note.android.ident), else None
+    android_api: int | None = None
+
+
+def _bound(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise BinaryParseError(f"unparsable ELF file: {count} {what}, more than {limit}")
 
 
 @lru_cache(maxsize=64)
@@ -44,11 +59,14 @@ def elf_info(data: bytes) -> ElfInfo:
         needed: list[str] = []
         soname = None
         versions: list[tuple[str, str]] = []
+        android_api = None
         for seg in elf.iter_segments():
             if isinstance(seg, InterpSegment):
                 interp = seg.get_interp_name()
         for sec in elf.iter_sections():
             if isinstance(sec, DynamicSection):
+                entries = int(sec["sh_size"]) // max(int(sec["sh_entsize"]) or 16, 1)
+                _bound(entries, MAX_DYNAMIC_ENTRIES, "dynamic entries")
                 for tag in sec.iter_tags():
                     if tag.entry.d_tag == "DT_NEEDED":
                         needed.append(str(tag.needed))  # type: ignore[attr-defined]
@@ -58,6 +76,9 @@ def elf_info(data: bytes) -> ElfInfo:
                 for verneed, aux_iter in sec.iter_versions():
                     for aux in aux_iter:
                         versions.append((str(verneed.name), str(aux.name)))
+                        _bound(len(versions), MAX_VERSION_NEEDS, "version needs (a cycle?)")
+            elif sec.name == ".note.android.ident":
+                android_api = _android_api(sec.data(), elf.little_endian)
         return ElfInfo(
             machine=str(elf["e_machine"]),
             elfclass=int(elf.elfclass),
@@ -66,11 +87,31 @@ def elf_info(data: bytes) -> ElfInfo:
             needed=tuple(needed),
             soname=soname,
             version_needs=tuple(versions),
+            android_api=android_api,
         )
+    except BinaryParseError:
+        raise
     except (ELFError, ValueError, KeyError, IndexError, AssertionError, OSError) as exc:
         raise BinaryParseError(f"unparsable ELF file: {exc}") from exc
     except Exception as exc:
         raise BinaryParseError(f"unparsable ELF file: {type(exc).__name__}: {exc}") from exc
+
+
+def _android_api(note: bytes, little_endian: bool) -> int | None:
+    """The API level in an NDK ABI note: namesz, descsz, type, "Android\\0" padded to 4,
+    then the desc, whose first 32-bit word is the API level the binary was built for."""
+    order: Literal["little", "big"] = "little" if little_endian else "big"
+    if len(note) < 12:
+        return None
+    namesz = int.from_bytes(note[0:4], order)
+    descsz = int.from_bytes(note[4:8], order)
+    name_end = 12 + namesz
+    if note[12:name_end].rstrip(b"\0") != b"Android" or descsz < 4:
+        return None
+    desc = 12 + (namesz + 3) // 4 * 4
+    if len(note) < desc + 4:
+        return None
+    return int.from_bytes(note[desc : desc + 4], order)
 
 
 def elf_symbols(data: bytes) -> list[tuple[str, str]]:
@@ -93,9 +134,29 @@ def elf_symbols(data: bytes) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- Mach-O
 
 
+# LC_BUILD_VERSION platforms (mach-o/loader.h PLATFORM_*)
+MACHO_PLATFORMS = {
+    1: "macos",
+    2: "ios",
+    3: "tvos",
+    4: "watchos",
+    5: "bridgeos",
+    6: "maccatalyst",
+    7: "iossimulator",
+    8: "tvossimulator",
+    9: "watchossimulator",
+    10: "driverkit",
+    11: "visionos",
+    12: "visionossimulator",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class MachOSlice:
     arch: str  # "x86_64", "arm64", "i386", ...
+    # the OS the slice is built for ("macos", "ios", "iossimulator", ... or None when it
+    # has no LC_BUILD_VERSION / LC_VERSION_MIN_* command) and its minimum version there
+    platform: str | None = None
     minos: tuple[int, int, int] | None
     dylibs: tuple[str, ...]
     rpaths: tuple[str, ...]
@@ -125,6 +186,7 @@ def macho_info(data: bytes) -> MachOInfo:
             self.allow_unknown_load_commands = True
             self.load(io.BytesIO(raw))
 
+    _check_macho_counts(data)
     try:
         m = _InMemoryMachO(data)
         slices = []
@@ -143,13 +205,16 @@ def macho_info(data: bytes) -> MachOInfo:
             if arch == "arm64" and cpusub == 2:
                 arch = "arm64e"
             minos = None
+            platform = None
             dylibs: list[str] = []
             rpaths: list[str] = []
             for lc, cmd, payload in header.commands:
                 name = mach_o.LC_NAMES.get(lc.cmd, "")
-                if name == "LC_BUILD_VERSION" and cmd.platform == 1:  # PLATFORM_MACOS
+                if name == "LC_BUILD_VERSION":
+                    platform = MACHO_PLATFORMS.get(cmd.platform, f"platform-{cmd.platform}")
                     minos = _decode_version(cmd.minos)
-                elif name == "LC_VERSION_MIN_MACOSX":
+                elif name in ("LC_VERSION_MIN_MACOSX", "LC_VERSION_MIN_IPHONEOS"):
+                    platform = "macos" if name.endswith("MACOSX") else "ios"
                     minos = _decode_version(cmd.version)
                 elif name in (
                     "LC_LOAD_DYLIB",
@@ -162,11 +227,46 @@ def macho_info(data: bytes) -> MachOInfo:
                 elif name == "LC_RPATH":
                     rpaths.append(_lc_str(payload))
             slices.append(
-                MachOSlice(arch=arch, minos=minos, dylibs=tuple(dylibs), rpaths=tuple(rpaths))
+                MachOSlice(
+                    arch=arch,
+                    platform=platform,
+                    minos=minos,
+                    dylibs=tuple(dylibs),
+                    rpaths=tuple(rpaths),
+                )
             )
         return MachOInfo(slices=tuple(slices))
     except Exception as exc:
         raise BinaryParseError(f"unparsable Mach-O file: {type(exc).__name__}: {exc}") from exc
+
+
+def _check_macho_counts(data: bytes) -> None:
+    """Bound the slice and load-command counts before macholib reads them all."""
+    magic = data[:4]
+    if magic in (b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf"):
+        nfat = int.from_bytes(data[4:8], "big")
+        if nfat > MAX_MACHO_SLICES:
+            raise BinaryParseError(
+                f"unparsable Mach-O file: {nfat} slices, more than {MAX_MACHO_SLICES}"
+            )
+        entry = 32 if magic.endswith(b"\xbf") else 20
+        offsets = []
+        for i in range(nfat):
+            at = 8 + i * entry
+            raw = data[at + 8 : at + (16 if entry == 32 else 12)]
+            offsets.append(int.from_bytes(raw, "big"))
+    else:
+        offsets = [0]
+    for off in offsets:
+        head = data[off : off + 20]
+        if len(head) < 20:
+            continue  # macholib reports the truncation
+        little = head[:4] in (b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
+        ncmds = int.from_bytes(head[16:20], "little" if little else "big")
+        if ncmds > MAX_MACHO_COMMANDS:
+            raise BinaryParseError(
+                f"unparsable Mach-O file: {ncmds} load commands, more than {MAX_MACHO_COMMANDS}"
+            )
 
 
 def _lc_str(payload: object) -> str:
@@ -181,6 +281,8 @@ def _lc_str(payload: object) -> str:
 class PEInfo:
     machine: int
     imports: tuple[str, ...]  # DLL names, including delay-loaded ones
+    # pefile's complaints about the import tables: entries it skipped (a DLL we cannot see)
+    import_problems: tuple[str, ...] = ()
 
 
 PE_MACHINES = {0x14C: "x86", 0x8664: "x86_64", 0xAA64: "arm64", 0xA641: "arm64ec", 0x200: "ia64"}
@@ -205,6 +307,11 @@ def pe_info(data: bytes) -> PEInfo:
             e.dll.decode("ascii", "replace")
             for e in getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])
         ]
-        return PEInfo(machine=int(pe.FILE_HEADER.Machine), imports=tuple(imports))
+        problems = tuple(w for w in pe.get_warnings() if "import" in w.lower())
+        return PEInfo(
+            machine=int(pe.FILE_HEADER.Machine),
+            imports=tuple(imports),
+            import_problems=problems,
+        )
     except Exception as exc:
         raise BinaryParseError(f"unparsable PE file: {type(exc).__name__}: {exc}") from exc

@@ -14,9 +14,12 @@ A *warning*, not an error: code reached only through runtime dispatch (ifunc res
 cannot tell it from code that runs unconditionally. The runtime gate is an env with
 ``cpu = "x86-64-v1"`` (qemu user-mode with that CPU model): see matrices/README.md.
 
-Cost: ``harness inspect`` disassembles every executable byte of every binary, up to
-:data:`MAX_CODE_BYTES` per binary (beyond that it says so with an ``info`` finding).
-bench/inspect.py measures it (``--no-isa`` is the same run without this check).
+Cost: every executable byte is decoded, up to :data:`MAX_CODE_BYTES` per binary (beyond
+that an ``info`` finding says where it stopped). x86-64 runs capstone's C decoder over a
+whole region and reads the results as one buffer, so only instructions whose id can be
+beyond v1 cost Python work; aarch64 words outside the encoding groups of the extensions
+checked here never reach capstone. bench/inspect.py measures the check (``harness inspect``
+with and without ``HARNESS_NO_ISA_SCAN=1``).
 """
 
 from __future__ import annotations
@@ -356,11 +359,8 @@ def _disassembler(family: Family) -> object:
 
 
 def scan(image: CodeImage, *, max_bytes: int = MAX_CODE_BYTES) -> Scan:
-    """Every instruction beyond the family's baseline, by feature, with its functions."""
-    md = _disassembler(image.family)
+    """Every instruction beyond the family's baseline, by feature, with its addresses."""
     family = image.family
-    arm = family is Family.AARCH64
-    i686 = family is Family.I686
     uses: dict[str, IsaUse] = {}
     scanned = total = 0
     for addr, code in image.regions:
@@ -370,17 +370,13 @@ def scan(image: CodeImage, *, max_bytes: int = MAX_CODE_BYTES) -> Scan:
             continue
         chunk = code[:room]
         scanned += len(chunk)
-        for address, _size, mnemonic, op_str in md.disasm_lite(chunk, addr):  # type: ignore[attr-defined]
-            feat = _by_mnemonic(family, mnemonic)
-            if feat is _MAYBE_SVE:
-                feat = SVE if "z" in op_str and _SVE_REG.search(op_str) else None
-            elif feat is _NEEDS_OPERANDS:
-                if arm:
-                    feat = _arm_feature(mnemonic, op_str)
-                else:
-                    feat = _x86_feature(mnemonic, op_str, i686)
-            if feat is None:
-                continue
+        if family is Family.AARCH64:
+            found = _scan_arm(chunk, addr)
+        elif family is Family.X86_64:
+            found = _scan_x86_64(chunk, addr)
+        else:
+            found = _scan_all(family, chunk, addr)
+        for address, feat in found:
             use = uses.get(feat.name)
             if use is None:
                 use = uses[feat.name] = IsaUse(feature=feat)
@@ -389,6 +385,119 @@ def scan(image: CodeImage, *, max_bytes: int = MAX_CODE_BYTES) -> Scan:
                 use.addresses.append(address)
     ordered = sorted(uses.values(), key=lambda u: (-u.feature.level, -_RANK.get(u.feature, 0)))
     return Scan(family=image.family, uses=tuple(ordered), scanned=scanned, total=total)
+
+
+def _classify(family: Family, mnemonic: str, op_str: str) -> Feature | None:
+    feat = _by_mnemonic(family, mnemonic)
+    if feat is _MAYBE_SVE:
+        return SVE if "z" in op_str and _SVE_REG.search(op_str) else None
+    if feat is _NEEDS_OPERANDS:
+        if family is Family.AARCH64:
+            return _arm_feature(mnemonic, op_str)
+        return _x86_feature(mnemonic, op_str, family is Family.I686)
+    return feat
+
+
+def _scan_all(family: Family, code: bytes, addr: int) -> Iterator[tuple[int, Feature]]:
+    """The plain way: every instruction through capstone's Python API (i686)."""
+    md = _disassembler(family)
+    for address, _size, mnemonic, op_str in md.disasm_lite(code, addr):  # type: ignore[attr-defined]
+        feat = _classify(family, mnemonic, op_str)
+        if feat is not None:
+            yield address, feat
+
+
+# aarch64: every instruction is one little-endian 32-bit word, and each extension this check
+# knows lives in a few encoding groups (Arm ARM, A64 top-level and load/store tables). A
+# word outside them cannot be one: only the words inside (a superset) go to capstone.
+def _arm_candidate(w: int) -> bool:
+    return (
+        (w >> 25) & 0xF == 0b0010  # the SVE encoding space
+        or ((w >> 23) & 0x7E == 0b0010000 and (w >> 21) & 1 == 1)  # CAS, CASP (and LDXP/STXP)
+        or w & 0x3F200C00 == 0x38200000  # atomic memory ops: LDADD.., SWP, ST<op>, LDAPR
+        or w & 0x9F208400 in (0x0E008400, 0x1E008400)  # SIMD three-same extra: RDM, DOT
+        or (  # SIMD by element (RDM, DOT among them)
+            w & 0x9F000400 in (0x0F000000, 0x1F000000)
+            and (w >> 12) & 0xF in (0b1101, 0b1110, 0b1111)
+        )
+    )
+
+
+def _scan_arm(code: bytes, addr: int) -> Iterator[tuple[int, Feature]]:
+    md = _disassembler(Family.AARCH64)
+    end = len(code) - len(code) % 4
+    words = memoryview(code[:end]).cast("I")
+    for i, w in enumerate(words):
+        if not _arm_candidate(w):
+            continue
+        at = addr + 4 * i
+        for _a, _s, mnemonic, op_str in md.disasm_lite(code[4 * i : 4 * i + 4], at, 1):  # type: ignore[attr-defined]
+            feat = _classify(Family.AARCH64, mnemonic, op_str)
+            if feat is not None:
+                yield at, feat
+
+
+@lru_cache(maxsize=1)
+def _x86_candidate_ids() -> frozenset[int]:
+    """capstone instruction ids whose mnemonic can be beyond x86-64-v1 (all VEX/EVEX ones)."""
+    from capstone import x86_const
+
+    ids = set()
+    for name in dir(x86_const):
+        wanted = name.startswith("X86_INS_") and name != "X86_INS_ENDING"
+        if wanted and _by_mnemonic(Family.X86_64, name[8:].lower()) is not None:
+            ids.add(getattr(x86_const, name))
+    return frozenset(ids)
+
+
+_X86_BATCH = 1 << 14  # instructions per cs_disasm call (a 4 MB buffer)
+
+
+def _scan_x86_64(code: bytes, addr: int) -> Iterator[tuple[int, Feature]]:
+    """capstone's C decoder over the whole region, read as one buffer: only instructions
+    whose id is a candidate cost Python work (the per-instruction API is ~2x slower)."""
+    import ctypes
+
+    from capstone import _cs, _cs_insn
+
+    md = _disassembler(Family.X86_64)
+    handle = md.csh  # type: ignore[attr-defined]
+    size = ctypes.sizeof(_cs_insn)
+    o_addr, o_size = _cs_insn.address.offset, _cs_insn.size.offset
+    o_mn, o_op = _cs_insn.mnemonic.offset, _cs_insn.op_str.offset
+    candidates = _x86_candidate_ids()
+    buf = (ctypes.c_char * max(len(code), 1)).from_buffer_copy(code or b"\0")
+    start = ctypes.addressof(buf)
+    char_p = ctypes.POINTER(ctypes.c_char)
+    pos = 0
+    while pos < len(code):
+        insns = ctypes.POINTER(_cs_insn)()
+        n = _cs.cs_disasm(
+            handle, ctypes.cast(start + pos, char_p), len(code) - pos, addr + pos, _X86_BATCH,
+            ctypes.byref(insns),
+        )  # fmt: skip
+        if n <= 0:
+            return
+        try:
+            raw = ctypes.string_at(insns, n * size)
+        finally:
+            _cs.cs_free(insns, n)
+        ids = memoryview(raw).cast("I")[:: size // 4]
+        if not candidates.isdisjoint(ids):
+            for i, ins_id in enumerate(ids):
+                if ins_id not in candidates:
+                    continue
+                base = i * size
+                at = int.from_bytes(raw[base + o_addr : base + o_addr + 8], "little")
+                mnemonic = raw[base + o_mn : base + o_mn + 32].split(b"\0", 1)[0].decode()
+                op_str = raw[base + o_op : base + o_op + 160].split(b"\0", 1)[0].decode()
+                feat = _classify(Family.X86_64, mnemonic, op_str)
+                if feat is not None:
+                    yield at, feat
+        last = (n - 1) * size
+        last_addr = int.from_bytes(raw[last + o_addr : last + o_addr + 8], "little")
+        last_size = int.from_bytes(raw[last + o_size : last + o_size + 2], "little")
+        pos = last_addr + last_size - addr
 
 
 def function_at(functions: tuple[tuple[int, int, str], ...], starts: list[int], a: int) -> str:
@@ -499,7 +608,7 @@ def _findings(
         parts = []
         for u in beyond:
             fns = sorted(by_feature[u.feature.name].items(), key=lambda kv: (-kv[1], kv[0]))
-            shown = ", ".join(name for name, _ in fns[:MAX_FUNCTIONS_LISTED])
+            shown = ", ".join(name[:120] for name, _ in fns[:MAX_FUNCTIONS_LISTED])
             more = len(fns) - MAX_FUNCTIONS_LISTED
             parts.append(f"{u.feature.name} in {shown}" + (f" (+{more} more)" if more > 0 else ""))
         yield Finding(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
 from harness.checks.binfmt import BinaryParseError, ElfInfo, elf_info
-from harness.checks.platforms import OS, Platform, parse_platform
-from harness.checks.policy import policy_for
+from harness.checks.platforms import ANDROID_ABIS, OS, Platform, parse_platform
+from harness.checks.policy import android_libraries, policy_for
 from harness.findings import Finding, error, warning
 from harness.wheel import BinaryKind, Wheel
 
@@ -26,7 +27,44 @@ ELF_ARCH: dict[str, tuple[str, int, bool | None]] = {
     "loongarch64": ("EM_LOONGARCH", 64, True),
 }
 
+# glibc's program interpreter (the dynamic loader) per arch: its name is fixed by each
+# arch's ABI, and a binary may list it as NEEDED (GLIBC_PRIVATE, _dl_* symbols, TLS).
+# auditwheel excludes the same names from its policy check ("ld-linux*", "ld64.so.1" on
+# s390x and big-endian ppc64, "ld64.so.2" on ppc64le).
+GLIBC_LOADER: dict[str, str] = {
+    "x86_64": "ld-linux-x86-64.so.2",
+    "i686": "ld-linux.so.2",
+    "aarch64": "ld-linux-aarch64.so.1",
+    "armv7l": "ld-linux-armhf.so.3",
+    "armv6l": "ld-linux-armhf.so.3",
+    "ppc64le": "ld64.so.2",
+    "ppc64": "ld64.so.1",
+    "s390x": "ld64.so.1",
+    "riscv64": "ld-linux-riscv64-lp64d.so.1",
+    "loongarch64": "ld-linux-loongarch-lp64d.so.1",
+}
+
+# glibc's own libraries (the sonames a glibc install provides)
+GLIBC_LIBS = frozenset(
+    {
+        "libc.so.6",
+        "libm.so.6",
+        "libpthread.so.0",
+        "libdl.so.2",
+        "librt.so.1",
+        "libutil.so.1",
+        "libresolv.so.2",
+        "libnsl.so.1",
+        "libanl.so.1",
+        "libcrypt.so.1",
+        "libmvec.so.1",
+        "libBrokenLocale.so.1",
+    }
+)
+
 _LINUX = (OS.MANYLINUX, OS.MUSLLINUX, OS.LINUX)
+# libpython is linked on Android (PEP 738), as auditwheel's android policy allows
+_LIBPYTHON = re.compile(r"^libpython3\.\d+t?\.so$")
 
 
 def elf_arch_name(info: ElfInfo) -> str:
@@ -45,9 +83,17 @@ def libc_of(info: ElfInfo) -> str | None:
     names = list(info.needed) + ([info.interp] if info.interp else [])
     if any("musl" in n for n in names):
         return "musl"
-    if any(n.startswith(("libc.so.6", "ld-linux")) or "/ld-linux" in n for n in names):
+    loaders = set(GLIBC_LOADER.values())
+    if any(
+        n.startswith(("libc.so.6", "ld-linux")) or n.rsplit("/", 1)[-1] in loaders for n in names
+    ):
         return "glibc"
-    if any(v.startswith("GLIBC_") for _, v in info.version_needs):
+    # GLIBC_* versions count only when a glibc library defines them: libgcc_s defines its
+    # own GLIBC_2.0 node on some arches (aarch64), which musl builds vendor too.
+    if any(
+        v.startswith("GLIBC_") and (lib in GLIBC_LIBS or lib in loaders)
+        for lib, v in info.version_needs
+    ):
         return "glibc"
     if "libc.so" in info.needed:
         return "musl"
@@ -83,6 +129,7 @@ def check(wheel: Wheel) -> Iterator[Finding]:
         return
     platforms = [parse_platform(p) for p in sorted(wheel.platforms)]
     linux = [p for p in platforms if p.os in _LINUX]
+    android = [p for p in platforms if p.os is OS.ANDROID]
     vendored = _vendored_names(wheel)
     for member, data in elves:
         try:
@@ -90,6 +137,10 @@ def check(wheel: Wheel) -> Iterator[Finding]:
         except BinaryParseError as exc:
             yield error("platform.arch", f"cannot check: {exc}", path=member.name)
             continue
+        if android:
+            yield from _check_android(member.name, info, android, vendored)
+            if not linux:
+                continue
         if not linux:
             if any(p.os is OS.ANY for p in platforms):
                 yield warning(
@@ -188,7 +239,7 @@ def _check_policy(
                 lib.startswith(("libc.musl-", "ld-musl-")) or lib == "libc.so"
             ):
                 continue
-            if plat.os is OS.MANYLINUX and lib.startswith("ld-linux"):
+            if plat.os is OS.MANYLINUX and lib == GLIBC_LOADER.get(plat.arch):
                 continue
             yield error(
                 code_lib,
@@ -198,3 +249,43 @@ def _check_policy(
                 library=lib,
                 policy=policy.name,
             )
+
+
+def _check_android(
+    path: str, info: ElfInfo, android: list[Platform], vendored: set[str]
+) -> Iterator[Finding]:
+    """PEP 738: the ABI's architecture, the API level, and the NDK's stable libraries."""
+    actual = elf_arch_name(info)
+    for p in android:
+        want = ANDROID_ABIS.get(p.arch)
+        if want is not None and want != actual:
+            yield error(
+                "platform.arch",
+                f"binary is {actual}, the wheel is tagged {p.tag} ({want})",
+                path=path,
+                binary=actual,
+                tag=p.tag,
+            )
+    # the lowest API level tagged is the promise: the binary must not target a newer one
+    lowest = min((p.version or (0, 0))[0] for p in android)
+    if info.android_api is not None and info.android_api > lowest:
+        yield error(
+            "android.api-level",
+            f"built for Android API level {info.android_api} (.note.android.ident), the "
+            f"tag promises {lowest}: it may need libc symbols older devices lack",
+            path=path,
+            api_level=info.android_api,
+            tag_api_level=lowest,
+        )
+    policy, allowed = android_libraries(lowest)
+    for lib in info.needed:
+        if lib in allowed or lib in vendored or _LIBPYTHON.match(lib):
+            continue
+        yield error(
+            "android.library",
+            f"links {lib}, which is not a stable NDK library at API level {lowest} "
+            f"({policy}) and not vendored in the wheel",
+            path=path,
+            library=lib,
+            policy=policy,
+        )

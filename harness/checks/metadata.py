@@ -175,9 +175,73 @@ def _check_render(meta: Metadata, path: str) -> Iterator[Finding]:
         yield error(code, message, path=path, content_type=content_type)
 
 
+# Descriptions that can make docutils/markdown explode (megabytes of text, '>' nested
+# thousands deep, tables thousands of columns wide) are rendered in a child process with
+# CPU and memory limits; ordinary ones in-process (no cost for the common case).
+RENDER_INLINE_MAX = 64 * 1024
+RENDER_MAX_QUOTE_DEPTH = 32
+RENDER_MAX_PIPES = 256
+RENDER_CPU_S = 20
+RENDER_MEMORY = 1024 * 1024**2
+_RENDER_CHILD = """
+import json, resource, sys
+cpu, mem = int(sys.argv[1]), int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+from harness.checks.metadata import _render
+text = sys.stdin.buffer.read().decode("utf-8", "surrogatepass")
+print(json.dumps(list(_render(text, sys.argv[3]))))
+"""
+
+
+def _risky(description: str) -> bool:
+    if len(description) > RENDER_INLINE_MAX:
+        return True
+    for line in description.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(">"):
+            depth = len(stripped) - len(stripped.lstrip("> "))
+            if depth > RENDER_MAX_QUOTE_DEPTH:
+                return True
+        if line.count("|") > RENDER_MAX_PIPES:
+            return True
+    return False
+
+
 @lru_cache(maxsize=16)
 def _render_problems(description: str, content_type: str) -> tuple[tuple[str, str], ...]:
+    if _risky(description):
+        return tuple(_render_bounded(description, content_type))
     return tuple(_render(description, content_type))
+
+
+def _render_bounded(description: str, content_type: str) -> Iterator[tuple[str, str]]:
+    import json
+    import sys
+
+    from harness import proc
+
+    done = proc.run(
+        [sys.executable, "-c", _RENDER_CHILD, str(RENDER_CPU_S), str(RENDER_MEMORY), content_type],
+        input_text=description.encode("utf-8", "replace").decode("utf-8"),
+        timeout=RENDER_CPU_S * 2,
+        check=False,
+        capture_bytes=256 * 1024,
+    )
+    if done.returncode == 0 and not done.timed_out:
+        try:
+            for code, message in json.loads(done.stdout.strip().splitlines()[-1]):
+                yield (str(code), str(message))
+        except (ValueError, IndexError, TypeError):
+            pass
+        else:
+            return
+    yield (
+        "metadata.render",
+        f"long description ({len(description)} characters) could not be rendered within "
+        f"{RENDER_CPU_S} s of CPU and {RENDER_MEMORY // 1024**2} MiB: PyPI would not render "
+        "it either",
+    )
 
 
 def _render(description: str, content_type: str) -> Iterator[tuple[str, str]]:

@@ -64,6 +64,8 @@ _SYSTEM_DLLS = {
     "ntdll",
     "kernelbase.dll",
     "synchronization.dll",
+    # Windows 8+ CNG primitives: Rust's standard library imports it (ProcessPrng) since 1.78
+    "bcryptprimitives.dll",
     # The Visual C++ runtime shipped with every python.org / conda CPython.
     "vcruntime140.dll",
     "vcruntime140_1.dll",
@@ -75,6 +77,13 @@ _SYSTEM_DLLS = {
 }
 _SYSTEM_PATTERNS = re.compile(r"^(api-ms-win-|ext-ms-|python3\d*\.dll$|python\d+t?\.dll$)")
 
+# The interpreter DLL of other Python implementations, which their extension modules import
+# (as CPython's import python3XY.dll): allowed only in wheels for that implementation.
+_IMPLEMENTATION_DLLS = (
+    ("pp", re.compile(r"^libpypy3?[\d.]*-c\.dll$")),  # PyPy: libpypy3.11-c.dll
+    ("graalpy", re.compile(r"^python-native\.dll$")),  # GraalPy
+)
+
 _TAG_MACHINE = {"x86": 0x14C, "x86_64": 0x8664, "arm64": 0xAA64, "ia64": 0x200}
 
 
@@ -85,6 +94,12 @@ def check(wheel: Wheel) -> Iterator[Finding]:
     platforms = [parse_platform(p) for p in sorted(wheel.platforms)]
     windows = [p for p in platforms if p.os is OS.WINDOWS]
     in_wheel = {m.name.rsplit("/", 1)[-1].lower() for m in wheel.members}
+    interpreters = {t.interpreter for t in wheel.tags}
+    implementation_dlls = [
+        pattern
+        for prefix, pattern in _IMPLEMENTATION_DLLS
+        if any(i.startswith(prefix) for i in interpreters)
+    ]
     for member, data in pes:
         try:
             info = pe_info(data)
@@ -118,9 +133,19 @@ def check(wheel: Wheel) -> Iterator[Finding]:
                     binary=machine,
                     tag=p.tag,
                 )
+        if info.import_problems:
+            yield error(
+                "windows.dll",
+                f"cannot read the whole import table ({info.import_problems[0][:200]}): "
+                "a DLL it needs may go unchecked",
+                path=member.name,
+                problems=list(info.import_problems[:5]),
+            )
         for dll in sorted(set(info.imports)):
             low = dll.lower()
             if low in _SYSTEM_DLLS or _SYSTEM_PATTERNS.match(low) or low in in_wheel:
+                continue
+            if any(p.match(low) for p in implementation_dlls):
                 continue
             yield error(
                 "windows.dll",

@@ -53,6 +53,24 @@ def _max_version(values: list[str]) -> Version | None:
     return best
 
 
+def android_libraries(api_level: int) -> tuple[str, frozenset[str]]:
+    """(policy name, libraries) Android promises at an API level: auditwheel's android
+    policy for the highest level not above it (the NDK's stable system libraries)."""
+    entries = []
+    for entry in _load("android"):
+        _, _, digits = str(entry["name"]).partition("_")
+        if digits.isdigit():
+            entries.append((int(digits), entry))
+    entries.sort(key=lambda item: item[0])
+    if not entries:
+        return "android", frozenset()
+    chosen = entries[0]
+    for level, entry in entries:
+        if level <= api_level:
+            chosen = (level, entry)
+    return str(chosen[1]["name"]), frozenset(chosen[1]["lib_whitelist"])
+
+
 def policy_for(platform: Platform) -> Policy | None:
     """The policy a manylinux/musllinux platform tag promises, or None for other tags."""
     if platform.os not in (OS.MANYLINUX, OS.MUSLLINUX) or platform.version is None:

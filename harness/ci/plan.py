@@ -248,7 +248,9 @@ def compute(
             place(spec.name, tags, COST_HOST, RunnerKind.LINUX_HOST, spec.python)
             continue
         python, arch, plats = container_platforms(spec)
-        cost = COST_NATIVE if arch in NATIVE_ARCHES else COST_QEMU
+        # another arch, or a CPU model (qemu -cpu, harness/envs cpu = "..."): emulated
+        emulated = arch not in NATIVE_ARCHES or getattr(spec, "cpu", None)
+        cost = COST_QEMU if emulated else COST_NATIVE
         place(spec.name, cpython_tag_list(python, plats, where), cost, RunnerKind.LINUX, None)
 
     for kind in host_kinds:
@@ -455,9 +457,21 @@ def from_json(doc: object, where: str) -> Plan:
         ),
     )
     job_ids = {j.id for j in plan.jobs}
+    if len(job_ids) != len(plan.jobs):
+        raise bad("jobs", "a job id is listed twice")
+    names = {f for f, _ in plan.wheels}
+    if len(names) != len(plan.wheels):
+        raise bad("wheels", "a wheel is listed twice")
     for i, c in enumerate(plan.cells):
         if c.job not in job_ids:
             raise bad(f"cells[{i}].job", f"{c.job!r} is not a job of the plan")
+        if c.wheel not in names:
+            raise bad(f"cells[{i}].wheel", f"{c.wheel!r} is not a wheel of the plan")
+    if len({c.key for c in plan.cells}) != len(plan.cells):
+        raise bad("cells", "a cell (env, wheel) is listed twice")
+    for i, (wheel, _) in enumerate(plan.out_of_scope):
+        if wheel not in names:
+            raise bad(f"out_of_scope[{i}].wheel", f"{wheel!r} is not a wheel of the plan")
     if plan_id(_body(plan)) != plan.id:
         raise bad("id", "does not match the plan's content (edited after planning?)")
     return plan

@@ -38,6 +38,19 @@ DOWNLOAD = "actions/download-artifact@v4"
 INPUT_ARTIFACT = "harness-input"  # the wheels + plan.json, as the plan job saw them
 SHARD_ARTIFACT = "harness-shard-"
 REPORT_ARTIFACT = "harness-report"
+# host tools the container images are built with, offline from Debian's archive (DESIGN)
+IMAGE_TOOLS = (
+    "mmdebstrap",
+    "debian-archive-keyring",
+    "arch-test",
+    "qemu-user-static",
+    "binfmt-support",
+    "musl-tools",
+    "busybox-static",
+    "gcc",
+    "make",
+    "xz-utils",
+)
 
 
 class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
@@ -177,6 +190,22 @@ def _install(ci: CISettings) -> dict[str, Any]:
     }
 
 
+# PyPI trusted publishing, the documented manual exchange: the job's OIDC token (audience
+# from PyPI) -> POST /_/oidc/mint-token -> a short-lived API token, masked, given to the
+# harness as TWINE_PASSWORD for this one command only.
+TRUSTED_PUBLISHING = """\
+set -euo pipefail
+json() { python -c "import json, sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+audience="$(curl -fsS https://pypi.org/_/oidc/audience | json audience)"
+oidc="$(curl -fsS -H "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \\
+  "$ACTIONS_ID_TOKEN_REQUEST_URL&audience=$audience" | json value)"
+token="$(python -c "import json, sys; print(json.dumps({'token': sys.argv[1]}))" "$oidc" \\
+  | curl -fsS -X POST --data @- https://pypi.org/_/oidc/mint-token | json token)"
+echo "::add-mask::$token"
+export TWINE_PASSWORD="$token"
+"""
+
+
 def github_workflow(ci: CISettings) -> str:
     wheels = ci.wheels
     fetch_wheels = {
@@ -219,8 +248,8 @@ def github_workflow(ci: CISettings) -> str:
         ' --shard "$JOB" --report-dir shard-report)\n'
         'if [ -n "$TARGET_PYTHON" ]; then args+=(--interpreter "$TARGET_PYTHON"); fi\n'
         'if [ "$KIND" = linux ]; then\n'
-        "  sudo apt-get update -q && sudo apt-get install -yq mmdebstrap qemu-user-static "
-        "binfmt-support\n"
+        "  # what the harness builds its images with (README: environments)\n"
+        f"  sudo apt-get update -q && sudo apt-get install -yq {' '.join(IMAGE_TOOLS)}\n"
         '  sudo -E env "PATH=$PATH" harness verify "${args[@]}"\n'
         "else\n"
         '  harness verify "${args[@]}"\n'
@@ -300,9 +329,10 @@ def github_workflow(ci: CISettings) -> str:
                 {"uses": SETUP_PYTHON, "with": {"python-version": HARNESS_PYTHON}},
                 _install(ci),
                 {
-                    "name": "promote (trusted publishing: twine uses the OIDC token)",
+                    "name": "promote (PyPI trusted publishing: a short-lived token from OIDC)",
                     "shell": "bash",
-                    "run": f"harness promote merged/ --dist {INPUT_ARTIFACT}/{wheels}/ --to pypi",
+                    "run": TRUSTED_PUBLISHING
+                    + f"harness promote merged/ --dist {INPUT_ARTIFACT}/{wheels}/ --to pypi\n",
                 },
             ],
         }

@@ -131,7 +131,7 @@ def _list(args: argparse.Namespace) -> int:
     if args.tags:
         for r in rows:
             if r.probe:
-                console.out().print(f"\n[bold]{r.spec.name}[/bold] ({len(r.probe.tags)} tags)")
+                console.out().print(f"\n{r.spec.name} ({len(r.probe.tags)} tags)")
                 for tag in r.probe.tags:
                     console.out().print(f"  {tag}", markup=False)
     return 0

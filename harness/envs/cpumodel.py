@@ -31,7 +31,7 @@ from harness.errors import InfraError
 QEMU_TARGET = "/opt/wheel-harness/qemu"
 SIGILL_EXIT = (132, -4)  # 128 + SIGILL from docker exec / a shell; -SIGILL from Popen
 SIGILL_MARK = "HARNESS-SIGILL "
-MAX_LIB = 512 << 20  # a library larger than this is not searched for the faulting bytes
+MAX_LIB = 256 << 20  # a library larger than this is not searched for the faulting bytes
 
 
 class CpuModel(StrEnum):
@@ -137,7 +137,7 @@ def sigill_reason(
     return reason, detail
 
 
-_FAULT = re.compile(rf"^{SIGILL_MARK}addr=(\d+)(?: bytes=([0-9a-f]{{2,64}}))?\s*$", re.M)
+_FAULT = re.compile(rf"^{SIGILL_MARK}addr=(\d{{1,20}})(?: bytes=([0-9a-f]{{2,64}}))?\s*$", re.M)
 
 
 def _fault(output: str) -> tuple[int | None, bytes]:
@@ -170,11 +170,11 @@ def _locate(wheel: Path, code: bytes, family: Family) -> dict[str, object] | Non
                     i = text.find(code)
                     if i >= 0:
                         vaddr = base + i
-                        return {
-                            "library": name.rsplit("/", 1)[-1],
-                            "member": name,
+                        return {  # names come from the wheel: data, bounded
+                            "library": name.rsplit("/", 1)[-1][:200],
+                            "member": name[:300],
                             "offset": vaddr,
-                            "function": function_at(functions, starts, vaddr),
+                            "function": function_at(functions, starts, vaddr)[:200],
                         }
     except (OSError, zipfile.BadZipFile, ValueError, KeyError):
         return None

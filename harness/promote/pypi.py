@@ -44,6 +44,7 @@ TOKEN_USERNAME = "__token__"  # noqa: S105 (PyPI's API-token user name)
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 300.0
 MAX_REDIRECTS = 5
+MAX_PAGE_BYTES = 64 * 1024 * 1024  # one project page of the simple API
 log = logging.getLogger(__name__)
 logging.getLogger("twine").addHandler(logging.NullHandler())
 
@@ -167,7 +168,7 @@ class PypiIndex:
         if not fresh and project in self._cache:
             return self._cache[project]
         url = urljoin(self.target.simple_url, f"{project}/")
-        resp = self._get(url, accept=SIMPLE_ACCEPT)
+        resp = self._get(url, accept=SIMPLE_ACCEPT, stream=True)
         if resp is None:  # redirected to another index: the project is not on this one
             self._cache[project] = {}
             return {}
@@ -181,15 +182,36 @@ class PypiIndex:
                 )
             elif resp.status_code != 200:
                 raise InfraError(f"{self.target.label}: {url} answered HTTP {resp.status_code}")
-            elif "json" in resp.headers.get("content-type", ""):
-                try:
-                    found = parse_simple_json(url, resp.json())
-                except json.JSONDecodeError:
-                    raise InfraError(f"{self.target.label}: {url}: invalid JSON") from None
             else:
-                found = parse_simple_html(url, resp.text)
+                body = self._bounded_body(resp, url)
+                if "json" in resp.headers.get("content-type", ""):
+                    try:
+                        found = parse_simple_json(url, json.loads(body))
+                    except (ValueError, RecursionError):
+                        raise InfraError(f"{self.target.label}: {url}: invalid JSON") from None
+                else:
+                    found = parse_simple_html(url, body.decode("utf-8", "replace"))
         self._cache[project] = found
         return found
+
+    def _bounded_body(self, resp: requests.Response, url: str) -> bytes:
+        """The page, read in chunks up to MAX_PAGE_BYTES (a hostile index cannot make us
+        hold gigabytes)."""
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            for chunk in resp.iter_content(chunk_size=1024 * 1024):
+                total += len(chunk)
+                if total > MAX_PAGE_BYTES:
+                    raise InfraError(
+                        f"{self.target.label}: {url}: page larger than {MAX_PAGE_BYTES} bytes"
+                    )
+                chunks.append(chunk)
+        except requests.RequestException as exc:
+            raise InfraError(
+                self._redact(f"{self.target.label}: reading {url}: {_why(exc)}")
+            ) from None
+        return b"".join(chunks)
 
     def check(self, item: Item, *, fresh: bool = False) -> Presence:
         listed = self.listing(item.project, fresh=fresh).get(item.filename)

@@ -108,6 +108,24 @@ def platform_refusal(tag: str) -> str | None:
     return f"platform tag {tag} is not accepted by PyPI (only manylinux/musllinux/macosx/win…)"
 
 
+_PYPI_COMPRESSION = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
+
+
+def compression_refusals(path: Path) -> list[str]:
+    """PyPI takes members stored or deflated only (bzip2, lzma, zstd... are refused)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            odd = sorted({i.compress_type for i in zf.infolist()} - set(_PYPI_COMPRESSION))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return []  # read_meta says it
+    if not odd:
+        return []
+    return [
+        f"members compressed with method(s) {', '.join(map(str, odd))}: PyPI accepts only "
+        "stored or deflate"
+    ]
+
+
 def pypi_refusals(path: Path) -> list[str]:
     """Every reason PyPI would refuse this file (empty: it would take it)."""
     reasons: list[str] = []
@@ -124,6 +142,7 @@ def pypi_refusals(path: Path) -> list[str]:
         return [*reasons, f"cannot read ({exc.strerror or exc})"]
     if size > PYPI_MAX_FILE_BYTES:
         reasons.append(f"{size} bytes, over PyPI's default limit of {PYPI_MAX_FILE_BYTES}")
+    reasons += compression_refusals(path)
     try:
         meta = read_meta(path)
     except ValueError as exc:

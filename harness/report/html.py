@@ -62,7 +62,12 @@ def _run_ids(report: Report) -> dict[int, str]:
 def _header(report: Report) -> str:
     verdict = report.verdict
     counts = report.counts()
-    items = [f'<li data-status="{s}"><b>{counts[str(s)]}</b> {s}</li>' for s in RunStatus]
+    # a run not executed here is "untested" in every word users read (status value: skipped)
+    items = [
+        f'<li data-status="{s}"><b>{counts[str(s)]}</b> '
+        f"{'untested' if s is RunStatus.SKIPPED else s}</li>"
+        for s in RunStatus
+    ]
     items.append(
         f'<li data-status="inspect"><b>{report.inspect_errors}</b> inspect error finding(s)</li>'
     )
@@ -274,10 +279,17 @@ def render(report: Report) -> str:
     )
     untested = ""
     if report.untested:
+        reasons = {r.wheel_filename: r.reason for r in report.runs if r.status is RunStatus.SKIPPED}
         untested = (
             '<h2 id="untested">Untested wheels</h2>'
-            '<p class="muted">No environment here exercised them.</p><ul>'
-            + "".join(f"<li><code>{_e(w)}</code></li>" for w in report.untested)
+            '<p class="muted">No environment here ran them; they were inspected statically.</p>'
+            "<ul>"
+            + "".join(
+                f"<li><code>{_e(w)}</code>"
+                + (f": {_e(reasons[w])}" if reasons.get(w) else "")
+                + "</li>"
+                for w in report.untested
+            )
             + "</ul>"
         )
     config = _e(json.dumps(report.config, indent=2, sort_keys=True, default=str))

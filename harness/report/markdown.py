@@ -44,7 +44,10 @@ def _icon(status: RunStatus | None) -> str:
 
 
 def _run_title(run: Run) -> str:
-    return f"{ICONS[run.status]} **{esc(run.wheel_filename)}** on **{esc(run.env)}** ({run.status})"
+    return (
+        f"{ICONS[run.status]} **{esc(run.wheel_filename)}** on **{esc(run.env)}** "
+        f"({LABELS[run.status]})"
+    )
 
 
 def _failure_detail(run: Run) -> str:
@@ -70,27 +73,65 @@ def _failure_line(run: Run) -> str:
     return f"- {_run_title(run)}{reason}\n"
 
 
+# What the summary calls each status: a wheel no env ran is "untested" (one word everywhere;
+# JSON keeps the status value "skipped").
+LABELS = {
+    RunStatus.PASSED: "passed",
+    RunStatus.FAILED: "failed",
+    RunStatus.ERROR: "error",
+    RunStatus.SKIPPED: "untested",
+}
+
+
 def _counts_line(report: Report) -> str:
     counts = report.counts()
-    parts = [f"{ICONS[s]} {counts[str(s)]} {s}" for s in RunStatus]
+    parts = [f"{ICONS[s]} {counts[str(s)]} {LABELS[s]}" for s in RunStatus]
     parts.append(f"{report.inspect_errors} inspect error finding(s)")
     if report.untested:
         parts.append(f"{len(report.untested)} untested wheel(s)")
     return " \u00b7 ".join(parts)
 
 
+def _inspect_status(report: Report) -> dict[str, RunStatus]:
+    """wheel -> FAILED when inspect reported an error finding, else PASSED."""
+    return {
+        str(w.get("filename", "")): RunStatus.FAILED if text.error_findings(w) else RunStatus.PASSED
+        for w in text.inspect_wheels(report)
+    }
+
+
 def _table(report: Report) -> list[str]:
     grid = text.grid(report)
     if not grid.wheels or not grid.envs:
         return ["_No runs._", ""]
-    head = "| wheel | " + " | ".join(esc(e) for e in grid.envs) + " |"
-    rule = "|---|" + "|".join(":-:" for _ in grid.envs) + "|"
+    inspected = _inspect_status(report)
+    head = "| wheel | inspect | " + " | ".join(esc(e) for e in grid.envs) + " |"
+    rule = "|---|:-:|" + "|".join(":-:" for _ in grid.envs) + "|"
     rows = [head, rule]
     for wheel in grid.wheels:
         cells = " | ".join(_icon(grid.status(wheel, env)) for env in grid.envs)
-        rows.append(f"| {esc(wheel)} | {cells} |")
-    legend = " \u00b7 ".join(f"{ICONS[s]} {s}" for s in RunStatus) + " \u00b7 blank: not applicable"
+        rows.append(f"| {esc(wheel)} | {_icon(inspected.get(wheel))} | {cells} |")
+    legend = (
+        " \u00b7 ".join(f"{ICONS[s]} {LABELS[s]}" for s in RunStatus)
+        + " \u00b7 blank: not applicable"
+    )
     return [*rows, "", legend, ""]
+
+
+def _untested(report: Report) -> list[str]:
+    """Every untested wheel with its reason (and whether it failed inspection)."""
+    reasons = {r.wheel_filename: r.reason for r in report.runs if r.status is RunStatus.SKIPPED}
+    inspected = _inspect_status(report)
+    out = ["**Untested** (no environment here ran them; inspected statically):", ""]
+    for w in report.untested:
+        mark = (
+            f"{ICONS[RunStatus.FAILED]} failed inspection; "
+            if inspected.get(w) is RunStatus.FAILED
+            else ""
+        )
+        why = reasons.get(w) or "no environment of this matrix installs this wheel"
+        out.append(f"- {esc(w)}: {mark}{esc(why)}")
+    return [*out, ""]
 
 
 def _inspect(report: Report) -> list[str]:
@@ -129,9 +170,7 @@ def render(report: Report) -> str:
             "",
         ]
     if report.untested:
-        parts += ["**Untested** (no environment here exercised them):", ""]
-        parts += [f"- {esc(w)}" for w in report.untested]
-        parts.append("")
+        parts += _untested(report)
     head = "\n".join(parts) + "\n"
 
     bad = [r for r in report.runs if r.status in (RunStatus.FAILED, RunStatus.ERROR)]

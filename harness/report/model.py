@@ -13,7 +13,7 @@ class RunStatus(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"  # the environment broke: timeout, OOM, container died, infra
-    SKIPPED = "skipped"  # not run here (static only: macOS/Windows wheel on Linux, ...)
+    SKIPPED = "skipped"  # not run here: shown as "untested" (macOS/Windows wheel on Linux, ...)
 
 
 class Verdict(StrEnum):

@@ -109,20 +109,22 @@ def main(venv, qemu, cpu, arch):
     print("wrapped %s (%s) under %s -cpu %s" % (", ".join(sorted(names)), real, qemu, cpu))
     # the hook runs Python from a signal handler through ctypes: some interpreter builds
     # crash doing that under qemu. Deliver a SIGILL once; keep the hook only if it worked.
-    probe = run([python, "-c", SELF_TEST])
-    if "HARNESS-SIGILL addr=" not in probe.stdout or "hook-ok" not in probe.stdout:
+    out = run([python, "-c", SELF_TEST])
+    if "HARNESS-SIGILL addr=" not in out.stdout or "hook-ok" not in out.stdout:
         for path in hook:
             os.unlink(path)
         print("SIGILL hook removed (it does not work in this interpreter under qemu)")
-    out = run([python, "-c", "import sys; print(sys.executable, sys.prefix)"])
+        out = run([python, "-c", WHERE])
     print(out.stdout.strip(), flush=True)
-    if out.returncode != 0 or os.path.realpath(venv) not in out.stdout:
+    if out.returncode != 0 or "IN-VENV %s " % os.path.realpath(venv) not in out.stdout:
         print("the emulated interpreter did not start in the venv", flush=True)
         return 1
     return 0
 
 
-SELF_TEST = "import os, signal; os.kill(os.getpid(), signal.SIGILL); print('hook-ok')"
+# the wrapped interpreter must see the venv (sys.prefix) and name itself (sys.executable)
+WHERE = "import os, sys; print('IN-VENV %s %s' % (os.path.realpath(sys.prefix), sys.executable))"
+SELF_TEST = WHERE + "; import signal; os.kill(os.getpid(), signal.SIGILL); print('hook-ok')"
 
 
 def run(argv):

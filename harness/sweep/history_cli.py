@@ -116,13 +116,13 @@ def run(args: argparse.Namespace) -> int:
             highlight=False,
         )
     out.print("per project and env, the last 30 sweeps, oldest first ('.' passed, "
-              "'x' failed/error, '-' static only):", markup=False, highlight=False)  # fmt: skip
+              "'x' failed/error, '-' untested):", markup=False, highlight=False)  # fmt: skip
     for proj, envs in lines.items():
         out.print(proj, markup=False, highlight=False)
         for env, rows in sorted(envs.items()):
             last = rows[-1]
             tally = (
-                f"{last['skipped']} wheel(s) static only"
+                f"{last['skipped']} wheel(s) untested"
                 if env == "static"
                 else f"{last['passed']} passed, {last['failed']} failed, {last['error']} error"
             )

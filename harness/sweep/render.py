@@ -30,7 +30,7 @@ def _release_lines(sweep: Sweep) -> list[tuple[str, str, str]]:
         out.append(
             (project, version,
              f"{state}: {len(ran) - len(bad)} of {len(ran)} cell(s) passed, "
-             f"{len(cells) - len(ran)} static only")
+             f"{len(cells) - len(ran)} untested")
         )  # fmt: skip
     return out
 

@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from packaging.utils import parse_wheel_filename
+import pkginfo
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 from harness import config as config_mod
 from harness.envs import Environment, Mount, Probe, Session, cpumodel
@@ -24,6 +26,7 @@ from harness.errors import HarnessError
 from harness.fsutil import sha256_file
 from harness.redact import Redactor
 from harness.report.model import Run, RunStatus, Step
+from harness.verify import pipcache
 
 SMOKE_DIR = Path(__file__).resolve().parent.parent / "smoke"
 WHEELHOUSE = "/wheelhouse"
@@ -64,14 +67,21 @@ class CellStop(Exception):
 
 # ---------------------------------------------------------------- pure helpers
 
+_DATA_LIBS = re.compile(r"^[^/]+\.data/(purelib|platlib)/")
+
 
 def _top_level_modules(wheel: Path) -> list[str]:
-    """Importable top-level names of a wheel: packages, modules and extension modules."""
+    """What the import suite imports by default: the wheel's top-level packages and
+    modules, then every extension module it ships (each .so/.pyd by its dotted name, e.g.
+    ``msgpack._cmsgpack``), so a package whose __init__ swallows a broken extension's
+    ImportError (a pure-Python fallback) still fails the cell."""
     import zipfile
 
     names: set[str] = set()
+    extensions: set[str] = set()
     with zipfile.ZipFile(wheel) as zf:
-        for member in zf.namelist():
+        for raw in zf.namelist():
+            member = _DATA_LIBS.sub("", raw)
             first = member.split("/", 1)[0]
             if first.endswith((".dist-info", ".data")):
                 continue
@@ -82,7 +92,13 @@ def _top_level_modules(wheel: Path) -> list[str]:
                 names.add(first[:-3])
             elif first.endswith((".so", ".pyd")):
                 names.add(first.split(".", 1)[0])
-    return sorted(n for n in names if n.isidentifier() and n != "__init__")
+            if member.endswith((".so", ".pyd")):
+                parts = member.split("/")
+                dotted = [*parts[:-1], parts[-1].split(".", 1)[0]]
+                if all(p.isidentifier() for p in dotted):
+                    extensions.add(".".join(dotted))
+    tops = sorted(n for n in names if n.isidentifier() and n != "__init__")
+    return tops + sorted(extensions - set(tops))
 
 
 def _venv_python(session: Session, probe: Probe) -> str:
@@ -108,35 +124,65 @@ def _parse_result(out: str) -> dict[str, object] | None:
     return None
 
 
-def _pip_wheel_line(out: str) -> str:
-    """The "PIP-WHEEL <path>" mkvenv.py prints (empty: pip was installed into the venv)."""
+def _mkvenv_line(out: str, prefix: str) -> str:
+    """The value of mkvenv.py's "PIP-DIR <dir>" / "PIP-WHEEL <path>" line ("" if none)."""
     for line in out.splitlines():
-        if line.startswith("PIP-WHEEL "):
-            return line[len("PIP-WHEEL ") :].strip()
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip()
     return ""
 
 
-def _picked_file(install_output: str, name: str) -> str | None:
-    """The file name of ``name``'s wheel that pip processed ("Processing /x/y.whl", pip 9+)."""
-    taken = re.findall(r"Processing\s+(\S+\.whl)", install_output)
-    taken_names = [t.replace("\\", "/").rsplit("/", 1)[-1] for t in taken]
+def _processed_wheel(install_output: str, name: str) -> str | None:
+    """The path of ``name``'s wheel pip processed ("Processing /x/y.whl", every pip since 9),
+    with forward slashes, as pip printed it."""
     wanted = name.replace("_", "-")
-    mine = [t for t in taken_names if t.split("-", 1)[0].lower().replace("_", "-") == wanted]
-    return mine[0] if mine else None
+    for taken in re.findall(r"Processing\s+(\S+\.whl)", install_output):
+        path = str(taken).replace("\\", "/")
+        if path.rsplit("/", 1)[-1].split("-", 1)[0].lower().replace("_", "-") == wanted:
+            return path
+    return None
 
 
-def cell_mounts(task: Task) -> list[Mount]:
-    """Wheelhouse, smoke scripts, then test-requires (if any), then sources (always last)."""
-    mounts = [
-        Mount(source=task.wheel.parent, target=WHEELHOUSE),
-        Mount(source=SMOKE_DIR, target=SMOKE),
-    ]
-    if task.deps_dir is not None:
-        mounts.append(Mount(source=task.deps_dir, target=DEPS))
-    mounts.extend(cpumodel.mounts(task.env.spec))  # cpu = "...": qemu-user for the smoke steps
-    if task.sources_dir is not None:
-        mounts.append(Mount(source=task.sources_dir, target=SOURCES))
-    return mounts
+def _same_version(text: str, version: Version) -> bool:
+    try:
+        return Version(text) == version
+    except InvalidVersion:
+        return False
+
+
+def _wheel_metadata(path: Path) -> dict[str, str]:
+    """Name and version from a wheel's own METADATA (pkginfo reads any metadata version)."""
+    meta = pkginfo.Wheel(str(path))
+    return {"name": str(meta.name or ""), "version": str(meta.version or "")}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CellMounts:
+    """What a cell's session sees: all read-only."""
+
+    wheelhouse: Mount
+    smoke: Mount
+    deps: Mount | None = None
+    sources: Mount | None = None
+    pip: Mount | None = None  # the env's compiled pip (harness.verify.pipcache)
+    cpu: tuple[Mount, ...] = ()  # cpu = "...": qemu-user for the smoke steps (envs.cpumodel)
+
+    @classmethod
+    def of(cls, task: Task, pip_cache: Path | None) -> CellMounts:
+        return cls(
+            wheelhouse=Mount(source=task.wheel.parent, target=WHEELHOUSE),
+            smoke=Mount(source=SMOKE_DIR, target=SMOKE),
+            deps=None if task.deps_dir is None else Mount(source=task.deps_dir, target=DEPS),
+            sources=(
+                None if task.sources_dir is None else Mount(source=task.sources_dir, target=SOURCES)
+            ),
+            pip=None if pip_cache is None else Mount(source=pip_cache, target=pipcache.TARGET),
+            cpu=tuple(cpumodel.mounts(task.env.spec)),
+        )
+
+    def all(self) -> list[Mount]:
+        optional = (self.deps, self.sources, self.pip)
+        return [self.wheelhouse, self.smoke, *(m for m in optional if m is not None), *self.cpu]
 
 
 # ---------------------------------------------------------------- the live cell
@@ -149,7 +195,7 @@ class CellRun:
     task: Task
     cfg: config_mod.Config
     session: Session
-    mounts: Sequence[Mount]
+    mounts: CellMounts
     steps: list[Step] = field(default_factory=list)
 
     @property
@@ -158,19 +204,23 @@ class CellRun:
 
     @property
     def wheelhouse(self) -> str:
-        return self.session.path(self.mounts[0])
+        return self.session.path(self.mounts.wheelhouse)
 
     @property
     def smoke(self) -> str:
-        return self.session.path(self.mounts[1])
+        return self.session.path(self.mounts.smoke)
 
     @property
     def deps(self) -> str | None:
-        return self.session.path(self.mounts[2]) if self.task.deps_dir is not None else None
+        return None if self.mounts.deps is None else self.session.path(self.mounts.deps)
 
     @property
     def project(self) -> str:
-        return self.session.path(self.mounts[-1]) if self.task.sources_dir else SOURCES
+        return SOURCES if self.mounts.sources is None else self.session.path(self.mounts.sources)
+
+    @property
+    def pip_cache(self) -> str | None:
+        return None if self.mounts.pip is None else self.session.path(self.mounts.pip)
 
     @property
     def python(self) -> str:
@@ -218,14 +268,16 @@ class CellRun:
 
 def make_venv(cell: CellRun) -> list[str]:
     """A fresh venv; returns the argv prefix of the env's own pip for it."""
-    s, out = cell.step(
-        "venv",
-        [cell.session.python, f"{cell.smoke}/mkvenv.py", f"{cell.session.workdir}/venv"],
-        fail_as=RunStatus.ERROR,
-    )
+    argv = [cell.session.python, f"{cell.smoke}/mkvenv.py", f"{cell.session.workdir}/venv"]
+    if cell.pip_cache is not None:
+        argv += ["--pip-cache", cell.pip_cache]
+    s, out = cell.step("venv", argv, fail_as=RunStatus.ERROR)
     cell.require(s, "creating the venv failed")
-    pip_wheel = _pip_wheel_line(out)
-    # the env's own pip: from its bundled wheel (fast venv), else the venv's copy
+    # the env's own pip: compiled once per env, else from its bundled wheel, else the venv's
+    pip_dir = _mkvenv_line(out, "PIP-DIR ")
+    if pip_dir:
+        return [cell.python, f"{pip_dir}/pip"]
+    pip_wheel = _mkvenv_line(out, "PIP-WHEEL ")
     return [cell.python, f"{pip_wheel}/pip"] if pip_wheel else [cell.python, "-m", "pip"]
 
 
@@ -252,26 +304,50 @@ def install_wheel(cell: CellRun, pip: Sequence[str]) -> str:
 
 
 def prove_pick(cell: CellRun, install_output: str) -> None:
-    """The "pick" step: pip took exactly the expected file, with the expected sha256."""
+    """The "pick" step: pip took exactly the expected file, from the cell's wheelhouse
+    (nowhere else), with the expected sha256, and its metadata is the requested release."""
     task = cell.task
-    name = parse_wheel_filename(task.wheel.name)[0]
-    picked = _picked_file(install_output, name)
-    wheelhouse = task.wheel.parent
-    actual_sha = (
-        sha256_file(wheelhouse / picked) if picked and (wheelhouse / picked).is_file() else None
+    name, version, _, _ = parse_wheel_filename(task.wheel.name)
+    path = _processed_wheel(install_output, name)
+    picked = path.rsplit("/", 1)[-1] if path else None
+    where = path.rsplit("/", 1)[0] if path and "/" in path else ""
+    wheelhouse = cell.wheelhouse.replace("\\", "/").rstrip("/")
+    if task.probe.os == "windows":  # case-insensitive paths
+        where, wheelhouse = where.lower(), wheelhouse.lower()
+    from_wheelhouse = where.rstrip("/") == wheelhouse
+    local = task.wheel.parent / picked if picked else None
+    actual_sha = sha256_file(local) if local is not None and local.is_file() else None
+    meta = _wheel_metadata(local) if local is not None and actual_sha else {}
+    ok = (
+        picked == task.wheel.name
+        and from_wheelhouse
+        and actual_sha == task.sha256
+        and canonicalize_name(meta.get("name", "")) == name
+        and _same_version(meta.get("version", ""), version)
     )
-    ok = picked == task.wheel.name and actual_sha == task.sha256
+    if picked != task.wheel.name:
+        problem = f"pip installed {picked}, expected {task.wheel.name}"
+    elif not from_wheelhouse:
+        problem = f"pip took {path}, not the file in the cell's wheelhouse"
+    else:
+        problem = f"{picked}: sha256 or metadata differ from the inspected file"
     cell.steps.append(
         Step(
             name="pick",
             status=RunStatus.PASSED if ok else RunStatus.FAILED,
             duration_s=0.0,
-            detail={"expected": task.wheel.name, "picked": picked, "sha256": actual_sha},
-            output_tail="" if ok else f"pip installed {picked}, expected {task.wheel.name}",
+            detail={
+                "expected": task.wheel.name,
+                "picked": picked,
+                "path": path,
+                "sha256": actual_sha,
+                "metadata": meta,
+            },
+            output_tail="" if ok else problem,
         )
     )
     if not ok:
-        raise CellStop(RunStatus.FAILED, f"pip picked {picked}, expected {task.wheel.name}")
+        raise CellStop(RunStatus.FAILED, problem)
 
 
 def install_test_requires(cell: CellRun, pip: Sequence[str]) -> None:
@@ -280,6 +356,17 @@ def install_test_requires(cell: CellRun, pip: Sequence[str]) -> None:
     argv = [*_pip_install(pip), *_links(cell), *cell.cfg.test_requires]
     s, _ = cell.step("install test-requires", argv)
     cell.require(s, "installing test-requires failed")
+
+
+def emulate_cpu(cell: CellRun) -> None:
+    """An env with ``cpu``: from here on the venv's python runs under that CPU model."""
+    spec = cell.task.env.spec
+    if not spec.cpu:
+        return
+    venv = f"{cell.session.workdir}/venv"
+    argv = cpumodel.wrap_argv(spec, cell.python, cell.smoke, venv)
+    s, _ = cell.step("cpu", argv, fail_as=RunStatus.ERROR)
+    cell.require(s, f"running the venv as cpu {spec.cpu} failed")
 
 
 def suite_argv(cell: CellRun, suite: str, token: str = "") -> list[str] | None:
@@ -309,15 +396,15 @@ def run_suite(cell: CellRun, suite: str, argv: Sequence[str], token: str = "") -
     result = _parse_result(out)
     if result is not None:
         cell.steps[-1] = replace(s, detail={**s.detail, "checks": result.get("checks", [])})
-    task = cell.task
-    sigill = cpumodel.sigill_reason(
-        task.env.spec, s.returncode, out, machine=task.probe.machine, wheel=task.wheel
-    )
-    if s.status is RunStatus.FAILED and sigill is not None:
-        cell.steps[-1] = replace(
-            cell.steps[-1], detail={**cell.steps[-1].detail, "sigill": sigill[1]}
+    if s.status is RunStatus.FAILED:
+        task = cell.task
+        sigill = cpumodel.sigill_reason(
+            task.env.spec, s.returncode, out, machine=task.probe.machine, wheel=task.wheel
         )
-        raise CellStop(RunStatus.FAILED, sigill[0])
+        if sigill is not None:
+            step = cell.steps[-1]
+            cell.steps[-1] = replace(step, detail={**step.detail, "sigill": sigill[1]})
+            raise CellStop(RunStatus.FAILED, sigill[0])
     unfinished = _unfinished(s, result, token)
     if unfinished:
         cell.steps[-1] = replace(cell.steps[-1], status=RunStatus.FAILED)
@@ -334,17 +421,12 @@ def run_suite(cell: CellRun, suite: str, argv: Sequence[str], token: str = "") -
 
 
 def run_stages(cell: CellRun) -> None:
-    """venv -> install -> pick -> test-requires -> smoke suites; CellStop on the first failure."""
+    """venv -> install -> pick -> test-requires -> [cpu] -> smoke suites; CellStop on the
+    first failure."""
     pip = make_venv(cell)
     prove_pick(cell, install_wheel(cell, pip))
     install_test_requires(cell, pip)
-    spec = cell.task.env.spec
-    if spec.cpu:  # from here on, the venv's python runs under the env's CPU model
-        venv = f"{cell.session.workdir}/venv"
-        s, _ = cell.step(
-            "cpu", cpumodel.wrap_argv(spec, cell.python, cell.smoke, venv), fail_as=RunStatus.ERROR
-        )
-        cell.require(s, f"running the venv as cpu {spec.cpu} failed")
+    emulate_cpu(cell)
     name = parse_wheel_filename(cell.task.wheel.name)[0]
     for suite in cell.cfg.suites_for(name):
         # harness suites must report their completion; the project's command is judged by
@@ -379,8 +461,17 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
     steps: list[Step] = []
     status, reason = RunStatus.PASSED, ""
     try:
-        mounts = cell_mounts(task)
-        with task.env.session(mounts) as session:
+        pip_cache, built = pipcache.ensure(
+            task.env,
+            task.probe,
+            smoke_dir=SMOKE_DIR,
+            smoke_target=SMOKE,
+            timeout=float(cfg.timeout_s),
+        )
+        if built is not None:
+            steps.append(built)
+        mounts = CellMounts.of(task, pip_cache)
+        with task.env.session(mounts.all()) as session:
             cell = CellRun(task=task, cfg=cfg, session=session, mounts=mounts, steps=steps)
             run_stages(cell)
     except CellStop as stop:

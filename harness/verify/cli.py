@@ -8,6 +8,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
 from harness import config as config_mod
 from harness import console
 from harness.errors import UsageError
@@ -22,17 +24,30 @@ Inspect the wheels, then install each one into every environment of the matrix w
 would pick it (a fresh venv, --no-index from a read-only wheelhouse holding all the
 wheels), check pip took exactly the expected file (name + sha256), and run the smoke
 suites there (import; profiler for known profilers; the project's test-command).
-Wheels no environment here can run (macOS, Windows on Linux) are reported "static only".
+Wheels no environment here can run (macOS, Windows on Linux) are reported "untested",
+with the reason (they are still inspected statically).
 Writes DIR/report.json, junit.xml, summary.md (+ $GITHUB_STEP_SUMMARY) and report.html.
 
-Smoke suites and test settings come from [tool.harness] in ./pyproject.toml (--config).
+Smoke suites and test settings come from [tool.harness] in ./pyproject.toml when its
+[project] name is the distribution verified (so another project's settings never apply to
+a --release), or from --config FILE.
 exit codes: 0 verdict pass, 1 a wheel failed, 2 bad input, 3 infrastructure error.
 
 examples:
   harness verify --release yappi==1.7.6 --matrix host      # no Docker needed
   harness verify dist/ --matrix linux --report-dir reports/
   harness verify dist/*.whl --matrix nightly --env bullseye --env trixie --jobs 2
+  harness verify dist/ --matrix linux --shard 1/2 --report-dir shards/linux-1   # CI shard
+  harness verify dist/ --plan plan.json --shard macos-arm64-py3.12 --interpreter python3.12
 """
+
+
+def _parsable(filename: str) -> bool:
+    try:
+        parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return False
+    return True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,10 +101,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         type=Path,
-        default=Path("pyproject.toml"),
+        default=None,
         metavar="FILE",
-        help="pyproject.toml with [tool.harness] (default: ./pyproject.toml)",
+        help="pyproject.toml with [tool.harness] (default: ./pyproject.toml if its "
+        "[project] name is the distribution verified)",
     )
+    config_mod.add_macos_minor_argument(parser)
     parser.add_argument(
         "--shard",
         metavar="K/N|JOB",
@@ -130,11 +147,29 @@ def check_report_dir(directory: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness import matrix as matrix_mod
-    from harness.release import DEFAULT_INDEX, download_release
+    from harness.release import DEFAULT_INDEX, download_release, parse_spec
 
     if bool(args.wheels) == bool(args.release):
         raise UsageError("give WHEELS or --release NAME==VERSION (one of them)")
-    cfg = config_mod.load(args.config if args.config.is_file() else None)
+    if args.release:
+        release_name, _ = parse_spec(args.release)
+        distributions = {release_name}
+    else:
+        from harness.inspect import collect_wheels
+
+        distributions = {
+            parse_wheel_filename(p.name)[0]
+            for p in collect_wheels(args.wheels)
+            if _parsable(p.name)
+        }
+    cfg, note = config_mod.load_for(
+        args.config or Path("pyproject.toml"),
+        explicit=args.config is not None,
+        distributions=distributions,
+        require_name=bool(args.release),
+    )
+    if args.macos_minor_version:
+        cfg = replace(cfg, macos_minor_version=args.macos_minor_version)
     if args.jobs is not None:
         if args.jobs < 1:
             raise UsageError("--jobs must be at least 1")
@@ -184,12 +219,14 @@ def run(args: argparse.Namespace) -> int:
         specs = shard.specs(mx, args.interpreter)
     elif args.plan or args.interpreter:
         raise UsageError("--plan and --interpreter need --shard")
+    if note:  # after every input check: a usage error stays one line
+        console.info(note)
     outcome = verify(wheels, specs, cfg, args.report_dir, matrix_name=mx.name, shard=shard)
     rep = outcome.report
     counts = rep.counts()
     console.line(
         f"verdict: {rep.verdict.upper()}  ({counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['error']} error, {counts['skipped']} static only; "
+        f"{counts['error']} error, {counts['skipped']} untested; "
         f"{rep.inspect_errors} inspect error finding(s))  report: {outcome.report_dir}/",
         stdout=True,
     )

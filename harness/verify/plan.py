@@ -31,10 +31,10 @@ def static_only_reason(filename: str) -> str:
     wf = parse_wheel_name(filename)
     kinds = {parse_platform(t.platform).os for t in wf.tags}
     if OS.MACOS in kinds:
-        return "static only: macOS wheel; runs in host mode on a macOS runner (--matrix host)"
+        return "untested here: macOS wheel; runs in host mode on a macOS runner (--matrix host)"
     if OS.WINDOWS in kinds:
-        return "static only: Windows wheel; runs in host mode on a Windows runner (--matrix host)"
-    return "static only: no environment of this matrix installs this wheel"
+        return "untested here: Windows wheel; runs in host mode on a Windows runner (--matrix host)"
+    return "untested here: no environment of this matrix installs this wheel"
 
 
 def prepare_envs(
@@ -138,7 +138,7 @@ def verify(
 ) -> VerifyOutcome:
     """Verify ``wheels`` in ``specs``; with ``shard``, only the cells of one job of a plan
     (``specs`` are then that job's envs) and the report carries the plan."""
-    inspected: InspectResult = inspect_paths(wheels)
+    inspected: InspectResult = inspect_paths(wheels, cfg.check_options())
     if shard is not None:
         shard.check_wheels({(w.wheel.filename, w.wheel.sha256) for w in inspected.wheels})
     files = [w.wheel.path for w in inspected.wheels]

@@ -47,6 +47,41 @@ SELECTION: list[tuple[str, str, frozenset[str] | None]] = [
         ),
     ),
 ]
+# One wheel per platform class that once raised a false alarm (issue 15; the whole releases
+# are in bench/corpus.py): Android and iOS (PEP 738/730), glibc's ld64.so.2/ld64.so.1 loader
+# (ppc64le/s390x), libgcc_s's own GLIBC_2.0 node in a musllinux wheel, PyPy's and GraalPy's
+# interpreter DLLs, and Rust's bcryptprimitives.dll.
+SELECTION += [
+    (
+        "markupsafe",
+        "3.0.4",
+        frozenset(
+            {
+                "markupsafe-3.0.4-cp313-cp313-android_24_arm64_v8a.whl",
+                "markupsafe-3.0.4-cp313-cp313-ios_13_0_arm64_iphoneos.whl",
+                "markupsafe-3.0.4-cp313-cp313-ios_13_0_arm64_iphonesimulator.whl",
+            }
+        ),
+    ),
+    (
+        "greenlet",
+        "3.5.6",
+        frozenset(
+            {
+                "greenlet-3.5.6-cp313-cp313-manylinux_2_24_ppc64le.manylinux_2_28_ppc64le.whl",
+                "greenlet-3.5.6-cp313-cp313-manylinux_2_24_s390x.manylinux_2_28_s390x.whl",
+            }
+        ),
+    ),
+    ("rpds-py", "2026.9.1", frozenset({"rpds_py-2026.9.1-cp313-cp313-musllinux_1_2_aarch64.whl"})),
+    ("ujson", "6.1.0", frozenset({"ujson-6.1.0-pp311-pypy311_pp80-win_amd64.whl"})),
+    (
+        "pyinstrument",
+        "5.1.3",
+        frozenset({"pyinstrument-5.1.3-graalpy312-graalpy250_312_native-win_amd64.whl"}),
+    ),
+    ("bcrypt", "5.0.0", frozenset({"bcrypt-5.0.0-cp39-abi3-win_amd64.whl"})),
+]
 # real_flagged/ holds real published wheels that carry a genuine defect, with the finding
 # codes they must produce (the same MANIFEST.json format, plus EXPECT.json: filename -> codes).
 FLAGGED: list[tuple[str, str, frozenset[str] | None]] = [
@@ -143,7 +178,7 @@ def sync(
                 listed[str(f["filename"])] = f
         if args.refresh or not manifest:
             for project, version, only in selection:
-                prefix = f"{project}-{version}-"
+                prefix = f"{project.replace('-', '_')}-{version}-"
                 names = {n for n in listed if n.startswith(prefix)}
                 if only is not None:
                     missing = only - names

@@ -52,3 +52,45 @@ def test_host_session_and_coverage_agree_with_pip(
         slow = s.exec([s.python, "-c", "import time; time.sleep(30)"], timeout=2)
         assert slow.timed_out
     assert not workdir.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux-only kernel sealing")
+def test_linux_host_session_is_sealed(tmp_path: Path) -> None:
+    """No network, rlimits, and a timeout kills the step's whole process tree."""
+    from harness.envs.base import Limits
+    from harness.envs.host import sealing
+
+    env = environment(EnvSpec(name="host", kind=EnvKind.HOST))
+    limits = Limits(memory="1g", pids=200)
+    what = sealing(limits)
+    assert "no network" in what  # CI (root or unprivileged userns) has unshare
+    with env.session(limits=limits) as s:
+        probe = (
+            "import resource, socket\n"
+            "print('DATA', resource.getrlimit(resource.RLIMIT_DATA)[0])\n"
+            "print('NPROC', resource.getrlimit(resource.RLIMIT_NPROC)[0])\n"
+            "try:\n"
+            "    socket.create_connection(('1.1.1.1', 53), timeout=5)\n"
+            "    print('NET up')\n"
+            "except OSError as exc:\n"
+            "    print('NET down', exc)\n"
+        )
+        done = s.exec([s.python, "-c", probe], timeout=120)
+        assert done.ok, done.stderr
+        assert f"DATA {1 << 30}" in done.stdout
+        assert "NPROC 200" in done.stdout
+        assert "NET down" in done.stdout
+        # a grandchild that outlives its parent must die with the timed-out step
+        marker = tmp_path / "survivor"
+        child = f"import time; time.sleep(8); open({str(marker)!r}, 'w').close()"
+        tree = (
+            "import subprocess, sys, time\n"
+            f"subprocess.Popen([sys.executable, '-c', {child!r}])\n"
+            "time.sleep(600)\n"
+        )
+        done = s.exec([s.python, "-c", tree], timeout=3)
+        assert done.timed_out
+    import time
+
+    time.sleep(10)
+    assert not marker.exists(), "the step's grandchild survived its timeout"

@@ -9,6 +9,7 @@ with the import and profiler suites.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -159,3 +160,61 @@ def test_ctrl_c_removes_containers_and_writes_no_report(
         time.sleep(0.2)
     assert not set(left) & set(names)
     assert not (reports / "report.json").exists()
+
+
+def test_container_cell_sees_only_its_wheelhouse(
+    docker_envs: dict[str, Environment], tmp_path: Path
+) -> None:
+    """An image that sets PIP_FIND_LINKS and a global pip.conf at a decoy of the same name
+    and version: the cell still installs the wheelhouse's file (pip --isolated, and
+    PIP_CONFIG_FILE=/dev/null)."""
+    import subprocess
+    import zipfile
+
+    from harness.envs.base import EnvKind, EnvSpec
+
+    base = docker_envs["trixie"]
+    wheel = next((DATA / "real").glob("yappi-1.7.6-cp313-cp313-manylinux*x86_64*.whl"))
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    with zipfile.ZipFile(wheel) as zin, zipfile.ZipFile(ctx / wheel.name, "w") as zout:
+        for item in zin.infolist():  # same name, same version, broken on import
+            data = b"raise ImportError('DECOY taken')\n" if item.filename == "yappi.py" else None
+            zout.writestr(item, data if data is not None else zin.read(item))
+    (ctx / "pip.conf").write_text("[global]\nfind-links = /decoys\n")
+    (ctx / "Dockerfile").write_text(
+        f"FROM {base.image}\n"
+        "USER root\n"
+        f"COPY {wheel.name} /decoys/{wheel.name}\n"
+        "COPY pip.conf /etc/pip.conf\n"
+        "ENV PIP_FIND_LINKS=/decoys PIP_PREFER_BINARY=1\n"
+    )
+    tag = "wheel-harness-test/decoy-trixie:latest"
+    built = subprocess.run(
+        ["docker", "build", "--quiet", "--tag", tag, str(ctx)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    try:
+        spec = EnvSpec(name="decoy", kind=EnvKind.DOCKER_IMAGE, image=tag, interpreter="python3")
+        dist = tmp_path / "dist"
+        dist.mkdir()
+        shutil.copy(wheel, dist / wheel.name)
+        verify(
+            [dist / wheel.name],
+            [spec],
+            config.Config(jobs=1),
+            tmp_path / "reports",
+            matrix_name="decoy",
+        )
+        doc = json.loads((tmp_path / "reports" / "report.json").read_text())
+        (run,) = doc["runs"]
+        assert run["status"] == "passed", run["reason"]
+        steps = {s["name"]: s for s in run["steps"]}
+        assert "/decoys" not in steps["install"]["output_tail"]
+        assert steps["pick"]["detail"]["path"] == f"/wheelhouse/{wheel.name}"
+    finally:
+        subprocess.run(["docker", "rmi", "--force", tag], capture_output=True, check=False)

@@ -131,3 +131,47 @@ def test_console_script_no_traceback_on_bad_input(tmp_path: Path) -> None:
     assert cp.returncode == 2
     assert "Traceback" not in cp.stderr
     assert cp.stderr.startswith("harness: error:")
+
+
+MARKUP_MEMBER = "yappi/[/oops].py"
+
+
+def _with_member(tmp_path: Path, name: str) -> Path:
+    """A copy of a good real wheel plus a member ``name`` that RECORD does not list."""
+    import zipfile
+
+    dest = tmp_path / GOOD[0].name
+    with zipfile.ZipFile(GOOD[0]) as zin, zipfile.ZipFile(dest, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info))
+        zout.writestr(name, b"x = 1\n")
+    return dest
+
+
+def test_wheel_strings_are_never_rich_markup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `[/oops]` is a closing tag with nothing open: as markup, rich raises MarkupError
+    wheel = _with_member(tmp_path, MARKUP_MEMBER)
+    assert main(["inspect", str(wheel)]) == 1
+    out = capsys.readouterr().out
+    assert MARKUP_MEMBER in out
+    assert "record.unlisted" in out
+    txt = tmp_path / "inspect.txt"
+    assert main(["inspect", "-o", str(txt), str(wheel)]) == 1
+    assert MARKUP_MEMBER in txt.read_text()
+
+
+def test_output_file_mode_follows_umask(tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "inspect.json"
+    old = os.umask(0o022)
+    try:
+        assert main(["inspect", "--format", "json", "-o", str(out), str(GOOD[0])]) == 0
+        assert out.stat().st_mode & 0o777 == 0o644
+        os.umask(0o077)
+        assert main(["inspect", "--format", "json", "-o", str(out), str(GOOD[0])]) == 0
+        assert out.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)

@@ -71,6 +71,15 @@ def test_same_binary_under_a_tag_that_allows_it_is_not_flagged() -> None:
         ("c4e2f9a8c1", cpu.Family.X86_64, "FMA"),  # vfmadd213pd xmm0, xmm0, xmm1
         ("c4e2f3f6c0", cpu.Family.X86_64, "BMI2"),  # mulx rax, rcx, rax
         ("04002004", cpu.Family.AARCH64, "SVE"),  # add z4.b, z0.b, z0.b
+        ("2084826e", cpu.Family.AARCH64, "RDM"),  # sqrdmlah v0.4s, v1.4s, v2.4s
+        ("2094824e", cpu.Family.AARCH64, "DotProd"),  # sdot v0.4s, v1.16b, v2.16b
+        ("20e0a24f", cpu.Family.AARCH64, "DotProd"),  # sdot v0.4s, v1.16b, v2.4b[1]
+        ("20d0a26f", cpu.Family.AARCH64, "RDM"),  # sqrdmlah v0.4s, v1.4s, v2.s[1]
+        ("20c0bfb8", cpu.Family.AARCH64, "RCpc (LDAPR)"),  # ldapr w0, [x1]
+        ("41fce088", cpu.Family.AARCH64, "LSE atomics"),  # casal w0, w1, [x2]
+        ("82fc6048", cpu.Family.AARCH64, "LSE atomics"),  # caspal x0, x1, x2, x3, [x4]
+        ("4180e0b8", cpu.Family.AARCH64, "LSE atomics"),  # swpal w0, w1, [x2]
+        ("3f0020b8", cpu.Family.AARCH64, "LSE atomics"),  # stadd w0, [x1]
         ("e0e39825", cpu.Family.AARCH64, "SVE"),  # ptrue p0.s
         ("00a040a5", cpu.Family.AARCH64, "SVE"),  # ld1w {z0.s}, p0/z, [x0]
     ],
@@ -84,8 +93,8 @@ def test_baseline_code_is_not_flagged() -> None:
     # push rbp; mov rbp, rsp; movdqa xmm0, [rdi]; paddd xmm0, xmm1 (SSE2); pop rbp; ret
     code = bytes.fromhex("554889e5660f6f07660ffec15dc3")
     assert cpu.scan(cpu.CodeImage(family=cpu.Family.X86_64, regions=((0, code),))).uses == ()
-    # ldxr/stxr loop (the ARMv8.0 atomics) and NEON
-    arm = bytes.fromhex("017c5f88") + bytes.fromhex("0084a14e")
+    # ldxr, ldaxp (the ARMv8.0 atomics) and NEON
+    arm = bytes.fromhex("017c5f88") + bytes.fromhex("40847fc8") + bytes.fromhex("0084a14e")
     assert cpu.scan(cpu.CodeImage(family=cpu.Family.AARCH64, regions=((0, arm),))).uses == ()
 
 
@@ -188,7 +197,10 @@ def test_sigill_reason_without_the_hook_and_other_failures() -> None:
     assert cpumodel.sigill_reason(SPEC, 1, "FAIL import x", machine="x86_64", wheel=None) is None
     assert cpumodel.sigill_reason(SPEC, 139, "segfault", machine="x86_64", wheel=None) is None
     # hostile output: a marker with garbage is ignored, never raises
-    junk = "HARNESS-SIGILL addr=12\nHARNESS-SIGILL addr=13 bytes=zz\nHARNESS-SIGILL addr=x\n"
+    junk = (
+        "HARNESS-SIGILL addr=12\nHARNESS-SIGILL addr=13 bytes=zz\nHARNESS-SIGILL addr=x\n"
+        f"HARNESS-SIGILL addr={'9' * 100_000}\n"
+    )
     got = cpumodel.sigill_reason(SPEC, 132, junk, machine="x86_64", wheel=AVX2_WHEEL)
     assert got is not None
     assert got[1]["address"] == 12

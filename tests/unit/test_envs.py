@@ -107,3 +107,44 @@ def test_host_env_is_the_running_interpreter() -> None:
     assert env.image is None
     missing = environment(EnvSpec(name="h", kind=EnvKind.HOST, interpreter="/nonexistent/python9"))
     assert not missing.is_ready()
+
+
+def test_host_cells_get_an_allow_listed_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from harness.envs.host import sealed_environ
+
+    for key, value in {
+        "PIP_FIND_LINKS": "/opt/wheels",
+        "PIP_INDEX_URL": "https://user:pw@example.invalid/simple",
+        "TWINE_PASSWORD": "pw",
+        "AWS_SECRET_ACCESS_KEY": "k",
+        "PYTHONPATH": "/x",
+        "VIRTUAL_ENV": "/v",
+        "LANG": "C.UTF-8",
+    }.items():
+        monkeypatch.setenv(key, value)
+    env = sealed_environ(tmp_path / "home", {"PYTHONDONTWRITEBYTECODE": "1"})
+    assert env["HOME"] == str(tmp_path / "home")
+    assert env["TMPDIR"] == str(tmp_path / "home" / "tmp")
+    assert (tmp_path / "home" / "tmp").is_dir()
+    assert env["PIP_CONFIG_FILE"] == os.devnull
+    assert env["PYTHONNOUSERSITE"] == "1"
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert env["LANG"] == "C.UTF-8"
+    assert env["PATH"] == os.environ["PATH"]
+    leaked = {k for k in env if k.startswith(("PIP_", "TWINE", "AWS", "VIRTUAL"))}
+    assert leaked == {"PIP_CONFIG_FILE"}
+    assert "PYTHONPATH" not in env
+
+
+def test_docker_style_sizes() -> None:
+    from harness.envs.host import _bytes
+
+    assert _bytes("2g") == 2 << 30
+    assert _bytes("512m") == 512 << 20
+    assert _bytes("64K") == 64 << 10
+    assert _bytes("1.5gb") == 3 << 29
+    assert _bytes("4096") == 4096

@@ -469,7 +469,7 @@ def test_kill_all_ends_running_commands() -> None:
         if proc._LIVE:
             break
         threading.Event().wait(0.05)
-    proc.kill_all()
+    proc.kill_all(stop=False)
     t.join(30)
     assert results
     assert results[0].returncode == -9
@@ -491,3 +491,53 @@ def test_zip_fixture_sanity(tmp_path: Path) -> None:
     w = make_wheel(tmp_path / "d")
     with zipfile.ZipFile(w) as zf:
         assert zf.testzip() is None
+
+
+# ------------------------------------------------------------------ 6./7. bounded inspect
+
+
+def test_binary_beyond_kept_budget_is_a_finding(tmp_path: Path) -> None:
+    from harness.inspect import inspect_wheel
+    from harness.wheel import Limits
+    from tests.hostile_corpus import build
+
+    case = build("glibc-small", tmp_path)
+    wr = inspect_wheel(Path(case.argv[1]), Limits(max_kept_size=200))
+    assert "harness.budget" in {f.code for f in wr.findings}
+    full = inspect_wheel(Path(case.argv[1]))
+    assert "manylinux.symbol-too-new" in {f.code for f in full.findings}
+    assert full.wheel.contents == {}  # not held after the checks
+
+
+def test_time_budget_stops_one_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import inspect as inspect_mod
+    from harness.checks import CHECKS
+
+    def slow(wheel: object, options: object) -> list[object]:
+        threading.Event().wait(30)
+        return []
+
+    monkeypatch.setattr("harness.checks.CHECKS", (*CHECKS, ("slow", slow)))
+    monkeypatch.setenv(inspect_mod.BUDGET_ENV, "0.5")
+    w = make_wheel(tmp_path / "d")
+    wr = inspect_mod.inspect_wheel(w)
+    assert [f.code for f in wr.findings] == ["harness.budget"]
+
+
+def test_findings_capped_per_code() -> None:
+    from harness.findings import error
+    from harness.inspect import cap_findings
+
+    capped = cap_findings([error("record.unlisted", f"x{i}") for i in range(1000)], per_code=10)
+    assert len(capped) == 11
+    assert "990 more" in capped[-1].message
+
+
+def test_pypi_refuses_compression_other_than_deflate(tmp_path: Path) -> None:
+    from harness.promote import rules
+    from tests.hostile_corpus import wheel
+
+    bz = wheel(tmp_path / "bz", {"hostile/__init__.py": b"x = 1\n"}, compression=zipfile.ZIP_BZIP2)
+    ok = wheel(tmp_path / "ok", {"hostile/__init__.py": b"x = 1\n"})
+    assert any("stored or deflate" in r for r in rules.pypi_refusals(bz))
+    assert rules.compression_refusals(ok) == []

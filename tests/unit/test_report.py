@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -320,21 +321,55 @@ def test_markdown_has_verdict_counts_and_table(written: dict[str, Path]) -> None
     md = written["markdown"].read_text(encoding="utf-8")
     assert md.startswith("## wheel-harness verify: \u274c FAIL\n")
     assert (
-        "\u2705 3 passed \u00b7 \u274c 1 failed \u00b7 \U0001f4a5 1 error \u00b7 \u23ed 1 skipped"
+        "\u2705 3 passed \u00b7 \u274c 1 failed \u00b7 \U0001f4a5 1 error \u00b7 \u23ed 1 untested"
         in md
     )
     lines = md.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("| wheel |"))
     cols = [c.strip() for c in lines[header].strip("|").split("|")]
-    assert cols == ["wheel", *(markdown.esc(e) for e in ENVS)]
+    assert cols == ["wheel", "inspect", *(markdown.esc(e) for e in ENVS)]
     rows = {}
     for line in lines[header + 2 : header + 6]:
         cells = [c.strip() for c in line.strip()[2:-2].split(" | ")]
         rows[cells[0]] = cells[1:]
-    assert rows[markdown.esc(W_OK)] == ["\u2705", "\u2705", ""]
-    assert rows[markdown.esc(W_BAD)] == ["\u274c", "\U0001f4a5", ""]
-    assert rows[markdown.esc(W_MAC)] == ["", "", "\u23ed"]
-    assert rows[markdown.esc(W_EVIL)] == ["", "", "\u2705"]
+    # the inspect column first: W_BAD has an error finding
+    assert rows[markdown.esc(W_OK)] == ["\u2705", "\u2705", "\u2705", ""]
+    assert rows[markdown.esc(W_BAD)] == ["\u274c", "\u274c", "\U0001f4a5", ""]
+    assert rows[markdown.esc(W_MAC)] == ["\u2705", "", "", "\u23ed"]
+    assert rows[markdown.esc(W_EVIL)] == ["\u2705", "", "", "\u2705"]
+
+
+def test_markdown_untested_rows_carry_reason_and_inspect_failure() -> None:
+    base = sample_report()
+    bad_mac = "x-1.0-cp311-cp311-win_amd64.whl"
+    report = dataclasses.replace(
+        base,
+        runs=(
+            *base.runs,
+            run("static", bad_mac, RunStatus.SKIPPED, reason="untested here: Windows wheel"),
+        ),
+        inspect={
+            "schema": "harness-inspect/1",
+            "wheels": [
+                *base.inspect["wheels"],
+                {
+                    "filename": bad_mac,
+                    "sha256": SHA,
+                    "tags": [],
+                    "findings": [finding("windows.dll", message="imports evil.dll")],
+                },
+            ],
+        },
+        untested=(W_MAC, bad_mac),
+    )
+    md = markdown.render(report)
+    assert f"- {markdown.esc(W_MAC)}: macOS wheel: static checks only" in md
+    assert (
+        f"- {markdown.esc(bad_mac)}: \u274c failed inspection; untested here: Windows wheel" in md
+    )
+    row = next(line for line in md.splitlines() if line.startswith(f"| {markdown.esc(bad_mac)} |"))
+    assert row.split(" | ")[1] == "\u274c"
+    assert "skipped" not in md  # one word for never-run wheels: untested
 
 
 def test_markdown_failures_have_reason_and_safe_fenced_tail(written: dict[str, Path]) -> None:
@@ -490,7 +525,7 @@ def test_html_header_and_inspect_section(written: dict[str, Path]) -> None:
     text = " ".join("".join(page.text).split())
     assert "harness 0.1.0" in text
     assert "created 2024-05-01T12:00:00Z" in text
-    for n, word in ((3, "passed"), (1, "failed"), (1, "error"), (1, "skipped")):
+    for n, word in ((3, "passed"), (1, "failed"), (1, "error"), (1, "untested")):
         assert f"{n} {word}" in text
     sections = {
         a["data-wheel"]: a["data-errors"]
