@@ -287,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
                 if e.picked
                 else Text("GAP: no wheel installs here", style="red")
             )
-            table.add_row(Text(safe(label)), e.python, e.platform, picked)
+            table.add_row(Text(safe(label)), Text(safe(e.python)), Text(safe(e.platform)), picked)
         console.out().print(table)
         if result.untested:
             console.out().print(f"\nuntested ({len(result.untested)} wheels no env installs):")
