@@ -76,6 +76,7 @@ def main() -> int:
     if not releases:
         raise SystemExit(f"bench: no releases under {args.corpus_dir}; run bench/corpus.py first")
     per_code: Counter[str] = Counter()
+    warnings: Counter[str] = Counter()
     per_code_wheels: dict[str, set[str]] = {}
     real: Counter[str] = Counter()
     rows = []
@@ -99,6 +100,8 @@ def main() -> int:
                 n_wheels += 1
                 bad = False
                 for f in w["findings"]:
+                    if f["severity"] == "warning":
+                        warnings[f["code"]] += 1
                     if f["severity"] != "error":
                         continue
                     why = known(w["filename"], f["code"])
@@ -123,6 +126,9 @@ def main() -> int:
         print(f"  {code:28} {n:5} / {len(per_code_wheels[code])}")
     if not per_code:
         print("  none")
+    print("warnings per code (do not fail the gate):")
+    for code, n in sorted(warnings.items()):
+        print(f"  {code:28} {n:5}")
     print("verified real defects (not counted):")
     for code, n in sorted(real.items()):
         print(f"  {code:28} {n:5}")

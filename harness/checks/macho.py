@@ -155,7 +155,12 @@ def _check_ios(
             )
             continue
         for s in slices:
-            if s.platform is not None and s.platform != want_platform:
+            built_for = s.platform
+            if built_for == "ios" and s.arch == "x86_64":
+                # no iOS device is x86_64: old toolchains marked simulator builds with
+                # LC_VERSION_MIN_IPHONEOS, which this reader reports as "ios"
+                built_for = "iossimulator"
+            if built_for is not None and built_for != want_platform:
                 yield error(
                     "platform.arch",
                     f"{s.arch} slice is built for {s.platform}, the wheel is tagged "
