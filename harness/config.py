@@ -50,6 +50,7 @@ _KEYS = {
     "jobs",
     "macos-minor-version",
     "ci",  # [tool.harness.ci]: read by harness.ci.settings (runner labels, queues, shards)
+    "promote",  # [tool.harness.promote]: read by harness.promote.cli (per-target policy)
 }
 SEVERITIES = ("warning", "error")
 

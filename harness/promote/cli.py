@@ -6,14 +6,23 @@ import argparse
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness import console
-from harness.errors import HarnessError, UsageError, WheelsFailed
+from harness.errors import HarnessError, InputError, UsageError, WheelsFailed
 from harness.promote.destination import Destination
-from harness.promote.engine import Engine, Outcome, Promotion, Refusal, Step, items_from_gate
+from harness.promote.engine import (
+    Action,
+    Engine,
+    Outcome,
+    Promotion,
+    Refusal,
+    Step,
+    items_from_gate,
+)
 from harness.promote.engine import refusals as find_refusals
 from harness.promote.gate import REPORT_FILENAME, InvalidReport, evaluate, load_report
 from harness.promote.journal import JOURNAL_FILENAME, Journal, RunOutcome, locked
@@ -79,6 +88,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=3,
         metavar="N",
         help="retries per file after a 5xx or a dropped connection (default 3)",
+    )
+    parser.add_argument(
+        "--exclude",
+        metavar="TARGET=GLOB",
+        action="append",
+        default=[],
+        help="keep files matching GLOB away from TARGET (repeatable), e.g. "
+        "'pypi=*-cp314t-*' mirrors free-threaded wheels to S3 but not PyPI",
+    )
+    parser.add_argument(
+        "--config",
+        default="pyproject.toml",
+        metavar="FILE",
+        help="pyproject.toml whose [tool.harness.promote] exclude = {TARGET = [GLOB...]} "
+        "adds to --exclude (default: ./pyproject.toml, if present)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -229,6 +253,51 @@ def _targets(args: argparse.Namespace) -> list[Target]:
     return targets
 
 
+def config_policy(path: Path) -> dict[str, list[str]]:
+    """[tool.harness.promote] exclude = {"pypi" = ["*-cp314t-*"], ...} of a pyproject.toml."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    table = doc.get("tool", {}).get("harness", {}).get("promote", {})
+    where = f"{path}: [tool.harness.promote]"
+    if not isinstance(table, dict):
+        raise InputError(f"{where}: expected a table")
+    unknown = sorted(set(table) - {"exclude"})
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)} (known: exclude)")
+    exclude = table.get("exclude", {})
+    if not isinstance(exclude, dict) or not all(
+        isinstance(globs, list) and all(isinstance(g, str) and g for g in globs)
+        for globs in exclude.values()
+    ):
+        raise InputError(f"{where} exclude: expected {{TARGET = [GLOB, ...]}}")
+    return {str(label): list(globs) for label, globs in exclude.items()}
+
+
+def _policy(
+    specs: Sequence[str], targets: Sequence[Target], configured: Mapping[str, Sequence[str]]
+) -> dict[str, list[str]]:
+    """--exclude TARGET=GLOB (validated against the --to targets) plus the configured
+    policy (entries for targets not promoted to this time are simply not used)."""
+    labels = {t.label for t in targets}
+    policy: dict[str, list[str]] = {
+        label: list(globs) for label, globs in configured.items() if label in labels
+    }
+    for spec in specs:
+        label, sep, glob = spec.rpartition("=")
+        if not sep or not label or not glob:
+            raise UsageError(f"--exclude {spec!r}: expected TARGET=GLOB, e.g. pypi=*-cp314t-*")
+        if label not in labels:
+            raise UsageError(
+                f"--exclude {spec!r}: {label} is not a --to target ({', '.join(sorted(labels))})"
+            )
+        policy.setdefault(label, []).append(glob)
+    return policy
+
+
 def _destinations(
     targets: Sequence[Target], *, redact: Redactor, dry_run: bool
 ) -> list[Destination]:
@@ -284,6 +353,7 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
     if args.retries < 0 or args.retries > 20:
         raise UsageError("--retries: expected 0..20")
     targets = _targets(args)
+    policy = _policy(args.exclude, targets, config_policy(Path(args.config)))
     out = _Output(fmt=args.format, redact=redact)
     lock = contextlib.nullcontext() if args.dry_run else locked(report_dir)
     # every file is read once, into a private copy that is re-inspected, hashed and sent
@@ -319,7 +389,7 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
         except InvalidReport as exc:
             raise refuse([f"{exc.source}: {p}" for p in exc.problems], [], None) from None
         gate = seal(evaluate(report, dist=dist, snapshot=snapshot))
-        refusals = find_refusals(gate, targets)
+        refusals = find_refusals(gate, targets, policy)
         if gate.problems or refusals:
             raise refuse(list(gate.problems), refusals, report.sha256)
 
@@ -332,6 +402,7 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
             redact=redact,
             retries=args.retries,
             progress=out.progress,
+            policy=policy,
         )
         promotion: Promotion | None = None
         if journal is not None:
@@ -348,6 +419,7 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
             journal.start_run(report_sha256=report.sha256, targets=labels)
         try:
             promotion = engine.plan(items)
+            out.total = sum(1 for s in promotion.steps if s.action is not Action.EXCLUDED)
             if args.dry_run:
                 _finish(
                     out,

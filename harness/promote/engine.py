@@ -11,8 +11,9 @@ A rerun starts again at 1; step 2 makes it skip what an interrupted run already 
 
 from __future__ import annotations
 
+import fnmatch
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -28,6 +29,7 @@ from harness.redact import Redactor
 class Action(StrEnum):
     UPLOAD = "upload"
     SKIP = "skip"  # already there with the same sha256
+    EXCLUDED = "excluded"  # the target's policy keeps this file away from it
 
 
 class Outcome(StrEnum):
@@ -36,6 +38,7 @@ class Outcome(StrEnum):
     PRESENT = "present"
     FAILED = "failed"
     PENDING = "pending"  # not reached (an earlier failure stopped the run)
+    EXCLUDED = "excluded"  # never sent: the target's policy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,15 +91,28 @@ def items_from_gate(gate: GateResult) -> list[Item]:
     return items
 
 
-def refusals(gate: GateResult, targets: Sequence[Target]) -> list[Refusal]:
-    """Per file: the gate's reasons, plus what PyPI would refuse when a target is PyPI."""
-    pypi_labels = [t.label for t in targets if t.kind is TargetKind.PYPI and t.pypi_rules]
+Policy = Mapping[str, Sequence[str]]  # target label -> file name globs kept away from it
+
+
+def excluded(policy: Policy, label: str, filename: str) -> bool:
+    """Whether the per-target policy keeps ``filename`` away from target ``label``."""
+    return any(fnmatch.fnmatchcase(filename, g) for g in policy.get(label, ()))
+
+
+def refusals(
+    gate: GateResult, targets: Sequence[Target], policy: Policy | None = None
+) -> list[Refusal]:
+    """Per file: the gate's reasons, plus what PyPI would refuse when a PyPI target gets it
+    (a file the policy keeps away from every PyPI target is not held to PyPI's rules)."""
+    policy = policy or {}
+    pypi = [t.label for t in targets if t.kind is TargetKind.PYPI and t.pypi_rules]
     out: list[Refusal] = []
     for f in gate.files:
         reasons = list(f.reasons)
         source = f.source
-        if f.ok and source is not None and pypi_labels:
-            reasons += [f"{r} (--to {', '.join(pypi_labels)})" for r in rules.pypi_refusals(source)]
+        labels = [label for label in pypi if not excluded(policy, label, f.filename)]
+        if f.ok and source is not None and labels:
+            reasons += [f"{r} (--to {', '.join(labels)})" for r in rules.pypi_refusals(source)]
         if reasons:
             out.append(Refusal(filename=f.filename, reasons=tuple(reasons)))
     return out
@@ -116,7 +132,9 @@ class Engine:
         backoff_s: float = 1.0,
         progress: Progress = lambda step: None,
         sleep: Callable[[float], None] = time.sleep,
+        policy: Policy | None = None,
     ) -> None:
+        self.policy: Policy = policy or {}
         self.destinations = destinations
         self.journal = journal
         self.redact = redact
@@ -131,6 +149,16 @@ class Engine:
         conflicts: list[str] = []
         for dest in self.destinations:
             for item in items:
+                if excluded(self.policy, dest.target.label, item.filename):
+                    promotion.steps.append(
+                        Step(
+                            target=dest.target,
+                            item=item,
+                            action=Action.EXCLUDED,
+                            outcome=Outcome.EXCLUDED,
+                        )
+                    )
+                    continue
                 presence = self._check(dest, item)
                 if presence.remote is Remote.DIFFERENT:
                     conflicts.append(
@@ -163,7 +191,11 @@ class Engine:
 
     def execute(self, promotion: Promotion) -> None:
         for dest in self.destinations:
-            steps = [s for s in promotion.steps if s.target is dest.target]
+            steps = [
+                s
+                for s in promotion.steps
+                if s.target is dest.target and s.action is not Action.EXCLUDED
+            ]
             for step in steps:
                 if step.action is Action.SKIP:
                     step.outcome = Outcome.PRESENT

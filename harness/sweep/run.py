@@ -148,6 +148,12 @@ def sweep(
     except OSError as exc:
         raise UsageError(f"--report-dir {report_dir}: {exc.strerror or exc}") from None
 
+    # the history is read first: an unreachable store fails the sweep before hours of work
+    t0 = time.perf_counter()
+    projects = sorted({str(r.project) for r in releases})
+    previous: dict[str, Sweep | None] = {p: history.previous(p, matrix_name) for p in projects}
+    history_s = time.perf_counter() - t0
+
     rebuilt = refresh_images(specs, log) if refresh else {}
     ready, _broken = prepare_envs(specs, log)
     identities: dict[str, identity_mod.Identity] = {}
@@ -179,11 +185,10 @@ def sweep(
         envs=identities,
         cells=tuple(cells),
     )
-    previous = {p: history.previous(p, matrix_name) for p in current.projects}
     diff = compute(previous, current)
     current = replace(current, summary={"counts": diff.counts(), "exit_code": diff.exit_code})
     history.record(current)
-    elapsed = time.perf_counter() - t0
+    elapsed = history_s + time.perf_counter() - t0
 
     summary = render_markdown(current, diff, report_dirs)
     doc = {

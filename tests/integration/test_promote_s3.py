@@ -155,3 +155,33 @@ def test_same_key_other_content_is_an_error(
     assert "already exists there with other content" in cp.stderr
     assert _puts(proxy) == []
     assert client.get_object(Bucket=server.bucket, Key=key)["Body"].read() == theirs.read_bytes()
+
+
+def test_exclude_keeps_files_away_from_a_target(
+    tmp_path: Path, s3: tuple[MotoServer, FaultProxy]
+) -> None:
+    server, proxy = s3
+    dist = tmp_path / "dist"
+    kept = promote_support.make_wheel(dist, version="2.0.0")
+    away = promote_support.make_wheel(dist, version="2.1.0rc1")
+    report = tmp_path / "report"
+    promote_support.write_report(report, [kept, away])
+    target = f"s3://{server.bucket}/policy"
+    args = ["--to", target, "--endpoint-url", proxy.url.rstrip("/"), "--format", "json",
+            "--exclude", f"{target}=*rc*"]  # fmt: skip
+    env = harness_env(**server.env)
+
+    plan = run_promote(report, *args, "--dry-run", env=env)
+    assert plan.returncode == 0, plan.stderr
+    actions = {f["filename"]: f["action"] for f in json.loads(plan.stdout)["files"]}
+    assert actions == {kept.name: "upload", away.name: "excluded"}
+
+    done = run_promote(report, *args, env=env)
+    assert done.returncode == 0, done.stderr
+    client: Any = server.client()
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket=server.bucket)["Contents"]}
+    demo = "harness-promote-demo"
+    assert f"policy/packages/{demo}/{kept.name}" in keys
+    assert f"policy/packages/{demo}/{away.name}" not in keys
+    page = client.get_object(Bucket=server.bucket, Key=f"policy/simple/{demo}/index.html")
+    assert away.name not in page["Body"].read().decode()

@@ -203,3 +203,25 @@ def test_two_sweeps_at_once_on_one_sqlite_history(tmp_path: Path) -> None:
     ids = {_sweep_doc(tmp_path / f"r{n}")["sweep"]["id"] for n in (1, 2)}
     assert {s["id"] for s in json.loads(cp.stdout)["sweeps"]} == ids
     assert os.path.getsize(history) > 0
+
+
+def test_unreachable_s3_history_is_exit_3_before_any_work(
+    tmp_path: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from tests.integration.promote_servers import free_port
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "canary-secret",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    closed = f"http://127.0.0.1:{free_port()}"
+    with pypiserver(tmp_path / "index") as index:
+        upload(index, build_wheel(tmp_path / "dist", "1.0"))
+        rc = main(["sweep", PROJECT, "--index-url", index.simple, "--history", "s3://b/p",
+                   "--endpoint-url", closed, "--report-dir", str(tmp_path / "r")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 3
+    assert "history s3://b/p" in err
+    assert "Traceback" not in err
+    assert "canary-secret" not in err
+    assert not (tmp_path / "r" / f"{PROJECT}-1.0").exists()  # nothing verified

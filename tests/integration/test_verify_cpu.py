@@ -61,7 +61,7 @@ def run_cells(
     envs: dict[str, Environment], names: list[str], cases: list[str], tmp_path: Path, **cfg: Any
 ) -> dict[tuple[str, str], dict[str, Any]]:
     dist = tmp_path / "dist"
-    dist.mkdir()
+    dist.mkdir(parents=True)
     for case in cases:
         for whl in (CPU / case).glob("*.whl"):
             shutil.copy(whl, dist / whl.name)

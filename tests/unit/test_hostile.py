@@ -541,3 +541,41 @@ def test_pypi_refuses_compression_other_than_deflate(tmp_path: Path) -> None:
     ok = wheel(tmp_path / "ok", {"hostile/__init__.py": b"x = 1\n"})
     assert any("stored or deflate" in r for r in rules.pypi_refusals(bz))
     assert rules.compression_refusals(ok) == []
+
+
+# ------------------------------------------------------------------ 10. per-target policy
+
+
+def test_policy_keeps_pypi_rules_off_files_not_sent_there(tmp_path: Path) -> None:
+    from harness.promote.engine import refusals
+    from harness.promote.targets import parse_target
+
+    w = make_wheel(tmp_path / "d", version="2.0.0", tag="cp311-cp311-linux_x86_64")
+    write_report(tmp_path / "r", [w])
+    gate = evaluate(load_report(tmp_path / "r"))
+    targets = [parse_target("pypi"), parse_target("s3://bucket-x/mirror")]
+    assert refusals(gate, targets)  # PyPI would refuse linux_x86_64
+    assert refusals(gate, targets, {"pypi": ["*-linux_x86_64.whl"]}) == []
+
+
+def test_exclude_option_is_validated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    w = make_wheel(tmp_path / "d")
+    write_report(tmp_path / "r", [w])
+    rc = main(["promote", str(tmp_path / "r"), "--to", "s3://bucket-x/p", "--exclude",
+               "pypi=*t-*", "--dry-run"])  # fmt: skip
+    assert rc == 2
+    assert "not a --to target" in _one_line(capsys)
+
+
+def test_policy_from_pyproject(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.errors import InputError
+    from harness.promote.cli import config_policy
+
+    good = tmp_path / "good.toml"
+    good.write_text('[tool.harness.promote]\nexclude = {pypi = ["*-cp314t-*"]}\n')
+    assert config_policy(good) == {"pypi": ["*-cp314t-*"]}
+    assert config_policy(tmp_path / "absent.toml") == {}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[tool.harness.promote]\nexclude = {pypi = "*"}\n')
+    with pytest.raises(InputError, match=r"bad.toml: \[tool.harness.promote\] exclude"):
+        config_policy(bad)
