@@ -9,7 +9,9 @@
 - warm ``harness envs build --matrix M`` (a fresh process, nothing to do);
 - image sizes (docker's uncompressed size);
 - container start + probe (``docker run --rm`` of the probe) and session start + one exec
-  + removal, each the median of 3.
+  + removal, each the median of 3;
+- coverage of yappi 1.7.6 (tests/data/real, every file of the release): Linux wheels some
+  env of the matrix runs / Linux wheels shipped, and the reason for each of the others.
 
 Run it on an otherwise idle machine: the numbers are wall-clock seconds.
 """
@@ -109,8 +111,19 @@ def main() -> int:
         capture_output=True,
     )
     warm = time.monotonic() - start
+    from harness import coverage
+
+    yappi = coverage.collect(sorted((REPO / "tests" / "data" / "real").glob("yappi-1.7.6-*.whl")))
+    probed = [(s, environment(s).probe()) for s in m.envs]
+    cov = coverage.compute(
+        yappi, probed, matrix_name=f"matrix {args.matrix}", elsewhere=matrix.other_envs(m)
+    )
+    linux_ran, linux_total = cov.ran([coverage.Family.LINUX])
     result = {
         "matrix": args.matrix,
+        "yappi_linux_wheels_ran": linux_ran,
+        "yappi_linux_wheels_shipped": linux_total,
+        "yappi_untested": {w.filename: w.reason for w in cov.wheels if not w.ran_in},
         "cores": os.cpu_count(),
         "images": rows,
         "cold_build_total_s": round(total_cold, 1),
@@ -127,6 +140,9 @@ def main() -> int:
                 f"{r['probe_s']!s:>8} {r['session_s']!s:>9}"
             )
         print(f"cold build total: {total_cold:.0f}s; warm `envs build`: {warm:.2f}s")
+        print(f"yappi 1.7.6: {linux_ran} of {linux_total} Linux wheels run in matrix {args.matrix}")
+        for name, why in result["yappi_untested"].items():  # type: ignore[union-attr]
+            print(f"  untested {name}: {why}")
     return 0
 
 

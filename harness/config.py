@@ -39,7 +39,10 @@ ADAPTERS = ("yappi", "cprofile")
 # distributions whose profiler adapter ships with the harness
 DEFAULT_ADAPTER_FOR = {"yappi": "yappi"}
 
+# --require-coverage / require-coverage: which untested wheels fail the verdict
+REQUIRE_COVERAGE = ("linux", "all")
 _KEYS = {
+    "require-coverage",
     "suites",
     "import",
     "profiler-adapter",
@@ -67,6 +70,8 @@ class Config:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 2)
     macos_minor_version: str = "warning"
     source: str | None = None  # the pyproject.toml it came from
+    # wheel families ("linux", "all") whose untested wheels fail the verdict
+    require_coverage: str | None = None
 
     def check_options(self) -> CheckOptions:
         return CheckOptions(macos_minor_version=Severity(self.macos_minor_version))
@@ -96,6 +101,7 @@ class Config:
             "jobs": self.jobs,
             "macos_minor_version": self.macos_minor_version,
             "source": self.source,
+            "require_coverage": self.require_coverage,
         }
 
 
@@ -158,6 +164,14 @@ def load(pyproject: Path | None) -> Config:
         cfg = replace(cfg, timeout_s=_positive(pyproject, "timeout", table["timeout"]))
     if "jobs" in table:
         cfg = replace(cfg, jobs=_positive(pyproject, "jobs", table["jobs"]))
+    if "require-coverage" in table:
+        value = table["require-coverage"]
+        if value not in REQUIRE_COVERAGE:
+            raise InputError(
+                f"{pyproject}: [tool.harness] require-coverage must be one of "
+                f"{', '.join(REQUIRE_COVERAGE)}, not {value!r}"
+            )
+        cfg = replace(cfg, require_coverage=value)
     if "macos-minor-version" in table:
         value = table["macos-minor-version"]
         if value not in SEVERITIES:

@@ -21,6 +21,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -33,7 +34,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from harness.envs.base import EnvSpec, Probe
+from harness.envs.base import EnvKind, EnvSpec, Probe
 from harness.errors import ExitCode, InfraError, UsageError
 
 SCHEMA = "harness-coverage/1"
@@ -58,14 +59,50 @@ class EnvPick:
     picked: str | None  # None: a gap, no wheel of this project installs here
 
 
+class Family(StrEnum):
+    """Which kind of runner a wheel needs (what ``--require-coverage`` selects)."""
+
+    LINUX = "linux"  # manylinux, musllinux, linux_*
+    MACOS = "macos"
+    WINDOWS = "windows"
+    ANY = "any"  # pure Python (py3-none-any)
+    OTHER = "other"  # android, ios, emscripten, ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelCoverage:
+    filename: str
+    family: Family
+    ran_in: tuple[str, ...]  # the envs that install (and so run) this file
+    reason: str = ""  # why none does, when ran_in is empty
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "filename": self.filename,
+            "family": str(self.family),
+            "ran_in": list(self.ran_in),
+            "reason": self.reason or None,
+        }
+
+
 @dataclass(frozen=True, kw_only=True)
 class Coverage:
     envs: tuple[EnvPick, ...]
-    untested: tuple[str, ...]
+    wheels: tuple[WheelCoverage, ...] = ()
+
+    @property
+    def untested(self) -> tuple[str, ...]:
+        return tuple(w.filename for w in self.wheels if not w.ran_in)
 
     @property
     def gaps(self) -> tuple[EnvPick, ...]:
         return tuple(e for e in self.envs if e.picked is None)
+
+    def ran(self, families: Iterable[Family] | None = None) -> tuple[int, int]:
+        """(wheels some env runs, wheels) among ``families`` (all when None)."""
+        chosen = set(families) if families is not None else set(Family)
+        mine = [w for w in self.wheels if w.family in chosen]
+        return sum(1 for w in mine if w.ran_in), len(mine)
 
     def to_json(self) -> dict[str, object]:
         multi = len({e.project for e in self.envs}) > 1
@@ -80,7 +117,15 @@ class Coverage:
             if multi:
                 row["project"] = e.project
             envs.append(row)
-        return {"schema": SCHEMA, "envs": envs, "untested": list(self.untested)}
+        ran, total = self.ran()
+        linux_ran, linux_total = self.ran([Family.LINUX])
+        return {
+            "schema": SCHEMA,
+            "envs": envs,
+            "untested": list(self.untested),
+            "wheels": [w.to_json() for w in self.wheels],
+            "ran": {"wheels": ran, "of": total, "linux": linux_ran, "linux_of": linux_total},
+        }
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2) + "\n"
@@ -165,10 +210,7 @@ def pick(
 ) -> WheelFile | None:
     """The wheel pip would install from ``wheels`` (one project) given the env's tag list
     (and, when given, its full Python version for Requires-Python)."""
-    priority: dict[Tag, int] = {}
-    for i, text in enumerate(tags):
-        for tag in parse_tag(text):
-            priority.setdefault(tag, i)
+    priority = _priority(tags)
     ranked: list[tuple[Version, int, BuildTag, WheelFile]] = []
     for wheel in wheels:
         index = _support_index(wheel, priority)
@@ -188,7 +230,116 @@ def pick(
     return max(pool, key=lambda r: r[:3])[3]
 
 
-def compute(wheels: Sequence[WheelFile], envs: Sequence[tuple[EnvSpec, Probe]]) -> Coverage:
+def family(wheel: WheelFile) -> Family:
+    from harness.checks.platforms import OS, parse_platform
+
+    kinds = {parse_platform(t.platform).os for t in wheel.tags}
+    for os_kind, fam in (
+        ({OS.MANYLINUX, OS.MUSLLINUX, OS.LINUX}, Family.LINUX),
+        ({OS.MACOS}, Family.MACOS),
+        ({OS.WINDOWS}, Family.WINDOWS),
+        ({OS.ANY}, Family.ANY),
+    ):
+        if kinds & os_kind:
+            return fam
+    return Family.OTHER
+
+
+def _python_label(wheel: WheelFile) -> str:
+    """``CPython 3.10 (cp310)``, ``free-threaded CPython 3.14 (cp314t)``, ``py3``."""
+    tag = min(wheel.tags, key=str)
+    interp, abi = tag.interpreter, tag.abi
+    match = re.match(r"^cp(\d)(\d+)$", interp)
+    if not match:
+        return interp
+    version = f"{match.group(1)}.{match.group(2)}"
+    if abi.endswith("t") and abi.startswith("cp"):
+        return f"free-threaded CPython {version} ({abi})"
+    return f"CPython {version} ({interp})"
+
+
+def _platform_label(wheel: WheelFile) -> str:
+    from harness.checks.platforms import parse_platform
+
+    plats = sorted({parse_platform(t.platform) for t in wheel.tags}, key=lambda p: p.tag)
+    return ", ".join(dict.fromkeys(f"{p.os} {p.arch}" for p in plats))
+
+
+def untested_reason(
+    wheel: WheelFile,
+    envs: Sequence[tuple[EnvSpec, Probe]],
+    picks: Sequence[EnvPick],
+    matrix_name: str = "this matrix",
+    elsewhere: Sequence[EnvSpec] = (),
+) -> str:
+    """One line: why no env of the matrix installs ``wheel`` (and where it could run)."""
+    from harness.checks.platforms import parse_platform
+
+    fam = family(wheel)
+    plats = ", ".join(sorted({t.platform for t in wheel.tags}))
+    if fam is Family.MACOS:
+        return f"macOS wheel ({plats}): runs on a macOS runner (harness verify --matrix host there)"
+    if fam is Family.WINDOWS:
+        arm = any(parse_platform(t.platform).arch == "arm64" for t in wheel.tags)
+        return (
+            f"no matrix env for {plats}: Windows wheel, runs on a Windows{' arm64' if arm else ''}"
+            " runner (harness verify --matrix host there)"
+        )
+    if fam is Family.OTHER:
+        return f"no matrix env for {_platform_label(wheel)}"
+    interp_abi = {(t.interpreter, t.abi) for t in wheel.tags}
+    plat_tags = {t.platform for t in wheel.tags}
+    has_python = [
+        s.name
+        for s, p in envs
+        if any((t.interpreter, t.abi) in interp_abi for text in p.tags for t in parse_tag(text))
+    ]
+    has_platform = [
+        s.name
+        for s, p in envs
+        if any(t.platform in plat_tags for text in p.tags for t in parse_tag(text))
+    ]
+    supports = [s.name for s, p in envs if _support_index(wheel, _priority(p.tags)) is not None]
+    py = _python_label(wheel)
+    if supports:
+        chosen = {
+            e.env: e.picked for e in picks if e.env in supports and e.project == wheel.project
+        }
+        first = next(iter(chosen.items()), None)
+        other = f" (env {first[0]} installs {first[1]})" if first and first[1] else ""
+        return (
+            f"every env that can install it prefers another file or its Requires-Python "
+            f"excludes the env's Python{other}"
+        )
+    version = re.search(r"\d+\.\d+", py)
+    hint = ""
+    if version and "free-threaded" not in py:
+        there = sorted({s.name for s in elsewhere if s.python == version.group(0)})
+        if there:
+            hint = f"; other matrices have CPython {version.group(0)}: {', '.join(there[:4])}"
+            hint += " ..." if len(there) > 4 else ""
+    if not has_python:
+        return f"no interpreter here for {py}: no env of {matrix_name} has it{hint}"
+    if not has_platform:
+        return f"no env of {matrix_name} is {_platform_label(wheel)}{hint}"
+    return f"no env of {matrix_name} is {py} on {_platform_label(wheel)}{hint}"
+
+
+def _priority(tags: Sequence[str]) -> dict[Tag, int]:
+    priority: dict[Tag, int] = {}
+    for i, text in enumerate(tags):
+        for tag in parse_tag(text):
+            priority.setdefault(tag, i)
+    return priority
+
+
+def compute(
+    wheels: Sequence[WheelFile],
+    envs: Sequence[tuple[EnvSpec, Probe]],
+    *,
+    matrix_name: str = "this matrix",
+    elsewhere: Sequence[EnvSpec] = (),
+) -> Coverage:
     by_project: dict[NormalizedName, list[WheelFile]] = {}
     for wheel in wheels:
         by_project.setdefault(wheel.project, []).append(wheel)
@@ -210,8 +361,16 @@ def compute(wheels: Sequence[WheelFile], envs: Sequence[tuple[EnvSpec, Probe]]) 
                     picked=chosen.filename if chosen else None,
                 )
             )
-    untested = tuple(w.filename for w in wheels if w.filename not in used)
-    return Coverage(envs=tuple(picks), untested=untested)
+    rows: list[WheelCoverage] = []
+    for wheel in wheels:
+        ran_in = tuple(dict.fromkeys(e.env for e in picks if e.picked == wheel.filename))
+        reason = "" if ran_in else untested_reason(wheel, envs, picks, matrix_name, elsewhere)
+        rows.append(
+            WheelCoverage(
+                filename=wheel.filename, family=family(wheel), ran_in=ran_in, reason=reason
+            )
+        )
+    return Coverage(envs=tuple(picks), wheels=tuple(rows))
 
 
 # ---------------------------------------------------------------- `harness coverage`
@@ -236,7 +395,13 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("wheels", nargs="+", type=Path, metavar="WHEELS", help="wheels or dirs")
+    parser.add_argument("wheels", nargs="*", type=Path, metavar="WHEELS", help="wheels or dirs")
+    parser.add_argument(
+        "--release",
+        metavar="NAME==VERSION",
+        help="every wheel of a published release (downloaded from --index-url, sha256-checked)",
+    )
+    parser.add_argument("--index-url", default=None, help="index for --release (default PyPI)")
     parser.add_argument(
         "--matrix",
         "-m",
@@ -247,7 +412,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--no-build", action="store_true", help="fail if an image is missing")
     parser.add_argument(
-        "--strict", action="store_true", help="exit 1 on a gap or an untested wheel"
+        "--strict", action="store_true", help="exit 1 when any wheel is run by no env (or a gap)"
     )
 
 
@@ -255,9 +420,24 @@ def run(args: argparse.Namespace) -> int:
     from harness import console, matrix
     from harness.envs import environment
 
-    wheels = collect(args.wheels)
+    paths = list(args.wheels)
+    if args.release:
+        from harness import release
+
+        index = args.index_url or release.DEFAULT_INDEX
+        paths += [p for p in release.download_release(args.release, index) if p.suffix == ".whl"]
+    if not paths:
+        raise UsageError("name wheels or directories, or --release NAME==VERSION")
+    wheels = collect(paths)
     m = matrix.load(args.matrix)
+    elsewhere = matrix.other_envs(m)
     probed: list[tuple[EnvSpec, Probe]] = []
+    if not args.no_build and any(s.kind is not EnvKind.HOST for s in m.envs):
+        from harness.envs.docker import ensure_daemon
+        from harness.images import preflight_specs
+
+        ensure_daemon()
+        preflight_specs(m.envs)
     for spec in m.envs:
         env = environment(spec)
         if not args.no_build:
@@ -268,7 +448,7 @@ def run(args: argparse.Namespace) -> int:
                 f"(run `harness envs build {spec.name}`)"
             )
         probed.append((spec, env.probe()))
-    result = compute(wheels, probed)
+    result = compute(wheels, probed, matrix_name=f"matrix {m.name}", elsewhere=elsewhere)
     if args.format == "json":
         console.write_stdout(result.dumps())
     else:
@@ -289,12 +469,17 @@ def run(args: argparse.Namespace) -> int:
             )
             table.add_row(Text(safe(label)), Text(safe(e.python)), Text(safe(e.platform)), picked)
         console.out().print(table)
-        if result.untested:
-            console.out().print(f"\nuntested ({len(result.untested)} wheels no env installs):")
-            for name in result.untested:
-                console.line(f"  {name}", stdout=True)
-        else:
-            console.out().print("\nevery wheel is installed by some env")
+        ran, total = result.ran()
+        linux_ran, linux_total = result.ran([Family.LINUX])
+        console.out().print(
+            f"\n{ran} of {total} wheels ran ({linux_ran} of {linux_total} Linux wheels)",
+            markup=False,
+        )
+        untested = [w for w in result.wheels if not w.ran_in]
+        if untested:
+            console.out().print(f"untested ({len(untested)} wheels no env installs):")
+            for w in untested:
+                console.line(f"  {w.filename}: {w.reason}", stdout=True)
     if args.strict and (result.gaps or result.untested):
         return int(ExitCode.FAILED)
     return 0

@@ -74,6 +74,7 @@ class Recipe:
     interpreter: str
     user: str
     digest: str
+    uses: tuple[str, ...] = ()  # the containers/_lib scripts build.sh runs
 
     @property
     def tag(self) -> str:
@@ -143,6 +144,7 @@ def load_recipe(name: str, *, base: Path | None = None, origin: EnvSpec | None =
         interpreter=values["interpreter"],
         user=values["user"],
         digest=recipe_digest(path, uses),
+        uses=tuple(uses),
     )
 
 
@@ -202,12 +204,28 @@ def _lock(recipe: Recipe, log: ProgressLog | None) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _snapshot(recipe: Recipe, outdir: Path) -> Path:
+    """Copy the recipe and the _lib files it uses into the build directory and run those:
+    bash reads a script as it goes, so an edit of the tree during a build would otherwise
+    run half old, half new (and the image would not be what its hash says)."""
+    snap = outdir / "recipe"
+    shutil.copytree(recipe.path, snap / recipe.name)
+    (snap / LIB_DIR).mkdir()
+    for name in recipe.uses:
+        shutil.copy2(recipe.path.parent / LIB_DIR / name, snap / LIB_DIR / name)
+    if recipe_digest(snap / recipe.name, recipe.uses) != recipe.digest:
+        raise InfraError(f"recipe {recipe.name} changed while its build started: run it again")
+    return snap
+
+
 def _run_script(recipe: Recipe, outdir: Path, logfile: Path, log: ProgressLog | None) -> None:
+    snap = _snapshot(recipe, outdir)
     env = dict(os.environ)
     env.update(
-        HARNESS_LIB=str(recipe.path.parent / LIB_DIR),
+        HARNESS_LIB=str(snap / LIB_DIR),
         HARNESS_JOBS=env.get("HARNESS_JOBS") or str(os.cpu_count() or 2),
         HARNESS_APT_CACHE=env.get("HARNESS_APT_CACHE") or str(cache_dir() / "apt"),
+        HARNESS_BUILD_CACHE=env.get("HARNESS_BUILD_CACHE") or str(cache_dir() / "cpython"),
         LC_ALL="C.UTF-8",
     )
     result: list[proc.Completed] = []
@@ -217,7 +235,7 @@ def _run_script(recipe: Recipe, outdir: Path, logfile: Path, log: ProgressLog | 
         result.append(
             proc.run(
                 ["bash", "-c", 'exec bash "$0" "$1" >"$2" 2>&1',
-                 str(recipe.build_script), str(outdir), str(logfile)],
+                 str(snap / recipe.name / "build.sh"), str(outdir), str(logfile)],
                 env=env,
                 check=False,
             )
@@ -418,3 +436,109 @@ def find(name: str) -> Recipe:
         return load_recipe(name)
     except InputError as exc:
         raise UsageError(str(exc)) from exc
+
+
+# ---------------------------------------------------------------- host tools (preflight)
+
+# What each containers/_lib script runs on the host: command -> the Debian package with it.
+LIB_TOOLS: dict[str, dict[str, str]] = {
+    "debian.sh": {"mmdebstrap": "mmdebstrap"},
+    "cpython.sh": {
+        "gcc": "gcc",
+        "make": "make",
+        "musl-gcc": "musl-tools",
+        "mmdebstrap": "mmdebstrap",
+        "xz": "xz-utils",
+    },
+}
+# cpython.sh cross-compiles for these platforms (the native musl build comes first)
+CROSS_TOOLS: dict[str, dict[str, str]] = {
+    "linux/arm64": {"aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu"},
+}
+# platforms that run here only through qemu-user-static + binfmt_misc (x86_64 host)
+QEMU_ARCH = {
+    "linux/arm64": "aarch64",
+    "linux/arm/v7": "arm",
+    "linux/ppc64le": "ppc64le",
+    "linux/s390x": "s390x",
+}
+BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
+
+
+def host_needs(recipe: Recipe) -> tuple[dict[str, str], set[str]]:
+    """(command -> package, qemu arches needing binfmt) to build ``recipe`` here."""
+    tools: dict[str, str] = {}
+    for lib in recipe.uses:
+        tools.update(LIB_TOOLS.get(lib, {}))
+        if lib == "cpython.sh":
+            tools.update(CROSS_TOOLS.get(recipe.platform, {}))
+            if recipe.platform == "linux/amd64":
+                tools["busybox"] = "busybox-static"
+    arch = QEMU_ARCH.get(recipe.platform)
+    qemu: set[str] = set()
+    if arch and os.uname().machine != arch:
+        tools[f"qemu-{arch}-static"] = "qemu-user-static"
+        qemu.add(arch)
+    return tools, qemu
+
+
+def _has(command: str) -> bool:
+    if command == "busybox":  # the static one: the musl rootfs has no glibc to run others
+        return Path("/bin/busybox").is_file() and shutil.which("busybox") is not None
+    return shutil.which(command) is not None
+
+
+def _binfmt_ok(arch: str) -> bool:
+    entry = BINFMT_DIR / f"qemu-{arch}"
+    try:
+        text = entry.read_text()
+    except OSError:
+        return False
+    flags = next((ln.split(":", 1)[1] for ln in text.splitlines() if ln.startswith("flags:")), "")
+    return text.startswith("enabled") and "F" in flags
+
+
+def preflight(recipes: Sequence[Recipe]) -> None:
+    """Before building anything: every host tool the (missing) images need, or one
+    InfraError (exit 3) naming all that is missing and the one command installing it."""
+    missing: dict[str, str] = {}
+    binfmt: set[str] = set()
+    who: set[str] = set()
+    for recipe in recipes:
+        tools, qemu = host_needs(recipe)
+        for command, package in tools.items():
+            if not _has(command):
+                missing[command] = package
+                who.add(recipe.name)
+        for arch in qemu:
+            if not _binfmt_ok(arch):
+                binfmt.add(arch)
+                who.add(recipe.name)
+    if not missing and not binfmt:
+        return
+    what = [f"{c} ({p})" for c, p in sorted(missing.items())]
+    what += [f"binfmt_misc entry qemu-{a} with flag F" for a in sorted(binfmt)]
+    fix: list[str] = []
+    packages = sorted(set(missing.values()) | ({"qemu-user-static"} if binfmt else set()))
+    if packages:
+        fix.append("apt-get install -y --no-install-recommends " + " ".join(packages))
+    if binfmt:
+        fix.append("update-binfmts --enable " + " ".join(f"qemu-{a}" for a in sorted(binfmt)))
+    raise InfraError(
+        f"cannot build {', '.join(sorted(who))}: missing on this host: {'; '.join(what)}. "
+        f"Install (as root): {' && '.join(fix)}"
+    )
+
+
+def preflight_specs(specs: Sequence[EnvSpec]) -> None:
+    """:func:`preflight` for the docker-recipe envs of ``specs`` whose image is not here."""
+    from harness.envs.base import EnvKind
+
+    recipes = [
+        load_recipe(s.recipe, origin=s)
+        for s in specs
+        if s.kind is EnvKind.DOCKER_RECIPE and s.recipe is not None
+    ]
+    todo = [r for r in recipes if image_inspect(r.tag) is None] if recipes else []
+    if todo:
+        preflight(todo)

@@ -26,8 +26,9 @@ error naming the file and the key)::
     kind = "host"
     interpreter = "/usr/bin/python3.11"            # optional, default: the harness's own
 
-An env reached twice through includes from the same file is one env; two different
-definitions of one name are an error.
+An env defined identically twice (reached through two includes, or repeated in another
+file, as ci.toml repeats nightly's) is one env; two different definitions of one name are
+an error.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from __future__ import annotations
 import re
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.envs.base import EnvKind, EnvSpec
@@ -173,7 +174,8 @@ def _load_into(path: Path, envs: dict[str, EnvSpec], stack: tuple[Path, ...]) ->
     for name, raw in table.items():
         spec = _parse_env(path, name, raw)
         previous = envs.get(name)
-        if previous is not None and previous != spec:
+        # the same definition in two files (ci.toml repeats nightly's) is one env
+        if previous is not None and replace(previous, source=None) != replace(spec, source=None):
             where = previous.source or "?"
             raise _err(path, f"env.{name}", f"already defined differently in {where}")
         envs[name] = spec
@@ -257,3 +259,16 @@ def _parse_env(path: Path, name: str, raw: object) -> EnvSpec:
         description=values.get("description", ""),
         source=path,
     )
+
+
+def other_envs(current: Matrix, matrices_dir: Path | None = None) -> list[EnvSpec]:
+    """The envs of every other matrix in the directory (coverage names them as where an
+    untested wheel could run); a broken sibling matrix only loses that hint."""
+    from harness.errors import HarnessError
+
+    try:
+        every = load_all(matrices_dir)
+    except HarnessError:
+        return []
+    mine = {e.name for e in current.envs}
+    return [e for e in every.envs if e.name not in mine]

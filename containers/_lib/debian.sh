@@ -19,7 +19,8 @@ if [ -n "$cache" ]; then
 fi
 
 echo "mmdebstrap $suite $arch from $mirror"
-mmdebstrap --variant=apt --arch="$arch" \
+# sid and testing Release files carry Valid-Until; a mirror snapshot outlives it.
+mmdebstrap --variant=apt --arch="$arch" --aptopt='Acquire::Check-Valid-Until "false"' \
     --include=passwd,python3,python3-venv,python3-pip \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \

@@ -31,6 +31,7 @@ DEBIAN_GLIBC: dict[str, tuple[int, int]] = {
     "bullseye": (2, 31),
     "bookworm": (2, 36),
     "trixie": (2, 41),
+    "sid": (2, 43),  # unstable moves: the sid image built 2026-11-25 probed 2.43
 }
 MUSL = (1, 2)
 # docker --platform -> the architecture in Linux platform tags
@@ -126,6 +127,8 @@ def container_platforms(spec: EnvSpec) -> tuple[str, str, list[str]]:
         assert spec.recipe is not None
         recipe = images.load_recipe(spec.recipe, origin=spec)
         python = python or recipe.python
+        if python and re.search(r"cpython\d+\.\d+t-", recipe.name):
+            python += "t"  # a free-threaded build (containers/_lib/cpython.sh --disable-gil)
         arch = DOCKER_ARCH.get(recipe.platform, "")
         if not arch:
             raise InputError(f"{where}: cannot plan docker platform {recipe.platform!r}")
@@ -142,6 +145,8 @@ def container_platforms(spec: EnvSpec) -> tuple[str, str, list[str]]:
             plats = manylinux_platforms(glibc, arch)
         return _need_python(python, where), arch, [*plats, f"linux_{arch}"]
     assert spec.image is not None
+    if python and spec.interpreter and re.search(r"/cp\d+-cp\d+t/", spec.interpreter):
+        python += "t"  # pypa images: /opt/python/cp314-cp314t/bin/python is free-threaded
     arch = DOCKER_ARCH.get(spec.platform or "linux/amd64", "")
     m = _PYPA_IMAGE.search(spec.image.rsplit("/", 1)[-1] + "_")
     if m is None or not arch:

@@ -139,6 +139,15 @@ def _list(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     specs = select(args.matrix, args.names)
+    if any(s.kind is EnvKind.DOCKER_RECIPE for s in specs):
+        from harness import images
+        from harness.envs.docker import ensure_daemon
+
+        ensure_daemon()
+        if args.force:
+            images.preflight([images.find(s.recipe) for s in specs if s.recipe])
+        else:
+            images.preflight_specs(specs)
     start = time.monotonic()
     built = 0
     for spec in specs:

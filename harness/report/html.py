@@ -76,9 +76,17 @@ def _header(report: Report) -> str:
             f'<li data-status="untested"><b>{len(report.untested)}</b> untested wheel(s)</li>'
         )
     cls = "verdict-pass" if verdict is Verdict.PASS else "verdict-fail"
+    ran_note = ""
+    if report.coverage:
+        ran, total = report.ran()
+        ran_note = (
+            f'<span class="ran" data-ran="{ran}" data-of="{total}">'
+            f"{ran} of {total} wheels ran</span>"
+        )
     return (
         f'<header class="{cls}" data-verdict="{verdict}">'
-        f'<h1>wheel-harness verify<span class="verdict">{str(verdict).upper()}</span></h1>'
+        f'<h1>wheel-harness verify<span class="verdict">{str(verdict).upper()}</span>'
+        f"{ran_note}</h1>"
         f'<p class="meta"><span>harness {_e(report.harness_version)}</span>'
         f"<span>created {_e(report.created)}</span>"
         f"<span>{len(report.runs)} run(s)</span></p>"
@@ -278,6 +286,7 @@ def render(report: Report) -> str:
         key=lambda p: (rank[str(p[1].status)], p[1].wheel_filename, p[1].env),
     )
     untested = ""
+    required = set(report.uncovered)
     if report.untested:
         reasons = {r.wheel_filename: r.reason for r in report.runs if r.status is RunStatus.SKIPPED}
         untested = (
@@ -287,6 +296,7 @@ def render(report: Report) -> str:
             + "".join(
                 f"<li><code>{_e(w)}</code>"
                 + (f": {_e(reasons[w])}" if reasons.get(w) else "")
+                + (" <b>(required: fails the verdict)</b>" if w in required else "")
                 + "</li>"
                 for w in report.untested
             )

@@ -130,7 +130,8 @@ def _untested(report: Report) -> list[str]:
             else ""
         )
         why = reasons.get(w) or "no environment of this matrix installs this wheel"
-        out.append(f"- {esc(w)}: {mark}{esc(why)}")
+        required = " **(required: fails the verdict)**" if w in report.uncovered else ""
+        out.append(f"- {esc(w)}: {mark}{esc(why)}{required}")
     return [*out, ""]
 
 
@@ -154,6 +155,9 @@ def _inspect(report: Report) -> list[str]:
 def render(report: Report) -> str:
     verdict = report.verdict
     mark = "\u2705 PASS" if verdict is Verdict.PASS else "\u274c FAIL"
+    if report.coverage:
+        ran, total = report.ran()
+        mark += f" ({ran} of {total} wheels ran)"
     parts: list[str] = [
         f"## wheel-harness verify: {mark}",
         "",

@@ -77,6 +77,33 @@ class Report:
     runs: tuple[Run, ...]
     envs: tuple[dict[str, Any], ...] = ()  # name, python, platform, picked (coverage)
     untested: tuple[str, ...] = ()  # wheels no env here exercised
+    # per wheel: {"filename", "family", "ran_in": [env...], "reason": str|None}
+    coverage: tuple[dict[str, Any], ...] = ()
+    # families ("linux", "macos", ...) whose untested wheels fail the verdict
+    required: tuple[str, ...] = ()
+
+    @property
+    def uncovered(self) -> tuple[str, ...]:
+        """Untested wheels of a required family: each one fails the verdict."""
+        return tuple(
+            str(w["filename"])
+            for w in self.coverage
+            if not w.get("ran_in") and w.get("family") in self.required
+        )
+
+    def ran(self) -> tuple[int, int]:
+        """(wheels some env installed and ran, wheels)."""
+        return sum(1 for w in self.coverage if w.get("ran_in")), len(self.coverage)
+
+    @property
+    def verdict_line(self) -> str:
+        """``PASS (14 of 62 wheels ran)``: the verdict says how much ran."""
+        ran, total = self.ran()
+        text = f"{str(self.verdict).upper()} ({ran} of {total} wheels ran)"
+        if self.uncovered:
+            text += f"; {len(self.uncovered)} required wheel(s) untested"
+        return text
+
     # the harness-plan/1 document this report ran a part of (or merged), with "job": the
     # job id a shard ran, null in a merged report (harness.ci.plan); None: no plan
     plan: dict[str, Any] | None = None
@@ -93,7 +120,7 @@ class Report:
     @property
     def verdict(self) -> Verdict:
         bad = any(r.status in (RunStatus.FAILED, RunStatus.ERROR) for r in self.runs)
-        return Verdict.FAIL if bad or self.inspect_errors else Verdict.PASS
+        return Verdict.FAIL if bad or self.inspect_errors or self.uncovered else Verdict.PASS
 
     def counts(self) -> dict[str, int]:
         out = {str(s): 0 for s in RunStatus}
@@ -110,6 +137,13 @@ class Report:
             "inspect": self.inspect,
             "envs": list(self.envs),
             "untested": list(self.untested),
+            "coverage": {
+                "ran": self.ran()[0],
+                "of": self.ran()[1],
+                "required": list(self.required),
+                "uncovered": list(self.uncovered),
+                "wheels": list(self.coverage),
+            },
             "runs": [r.to_json() for r in self.runs],
             "counts": self.counts(),
             "verdict": str(self.verdict),

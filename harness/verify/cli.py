@@ -12,6 +12,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from harness import config as config_mod
 from harness import console
+from harness.config import REQUIRE_COVERAGE
 from harness.errors import UsageError
 from harness.matrix import Matrix
 from harness.report.model import Verdict
@@ -68,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="URL",
         help="simple index for --release (default: PyPI, or $PIP_INDEX_URL)",
+    )
+    parser.add_argument(
+        "--require-coverage",
+        choices=REQUIRE_COVERAGE,
+        default=None,
+        help="untested wheels of these platforms fail the verdict: linux (manylinux/"
+        "musllinux) or all ([tool.harness] require-coverage)",
     )
     parser.add_argument(
         "--matrix",
@@ -231,11 +239,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--plan and --interpreter need --shard")
     if note:  # after every input check: a usage error stays one line
         console.info(note)
-    outcome = verify(wheels, specs, cfg, args.report_dir, matrix_name=mx.name, shard=shard)
+    if args.require_coverage:
+        cfg = replace(cfg, require_coverage=args.require_coverage)
+    elsewhere = matrix_mod.other_envs(mx)
+    outcome = verify(
+        wheels,
+        specs,
+        cfg,
+        args.report_dir,
+        matrix_name=mx.name,
+        shard=shard,
+        elsewhere=elsewhere,
+    )
     rep = outcome.report
     counts = rep.counts()
     console.line(
-        f"verdict: {rep.verdict.upper()}  ({counts['passed']} passed, {counts['failed']} failed, "
+        f"verdict: {rep.verdict_line}  ({counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['error']} error, {counts['skipped']} untested; "
         f"{rep.inspect_errors} inspect error finding(s))  report: {outcome.report_dir}/",
         stdout=True,

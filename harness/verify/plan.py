@@ -15,7 +15,7 @@ from pathlib import Path
 from harness import __version__, console
 from harness import config as config_mod
 from harness.checks.platforms import OS, parse_platform
-from harness.coverage import WheelFile, compute
+from harness.coverage import Family, WheelFile, compute
 from harness.coverage import parse_wheel as parse_wheel_name
 from harness.envs import Environment, EnvKind, EnvSpec, Probe, environment
 from harness.errors import HarnessError, InfraError, UsageError
@@ -37,6 +37,15 @@ def static_only_reason(filename: str) -> str:
     return "untested here: no environment of this matrix installs this wheel"
 
 
+def required_families(require: str | None) -> tuple[str, ...]:
+    """``require-coverage``: linux -> Linux wheels must run; all -> every wheel must."""
+    if require == "all":
+        return tuple(str(f) for f in Family)
+    if require == "linux":
+        return (str(Family.LINUX),)
+    return ()
+
+
 def prepare_envs(
     specs: Sequence[EnvSpec], log: Callable[[str], None]
 ) -> tuple[list[tuple[Environment, Probe]], list[tuple[EnvSpec, str]]]:
@@ -47,6 +56,9 @@ def prepare_envs(
         from harness.envs.docker import ensure_daemon
 
         ensure_daemon()  # no daemon: one line and exit 3, not a grid of error cells
+        from harness.images import preflight_specs
+
+        preflight_specs(specs)  # every missing host tool in one line, before any build
     for spec in specs:
         env = environment(spec)
         try:
@@ -133,6 +145,7 @@ def verify(
     report_dir: Path,
     *,
     matrix_name: str,
+    elsewhere: Sequence[EnvSpec] = (),
     log: Callable[[str], None] = console.info,
     shard: Shard | None = None,
 ) -> VerifyOutcome:
@@ -144,7 +157,13 @@ def verify(
     files = [w.wheel.path for w in inspected.wheels]
     wheel_files: list[WheelFile] = [parse_wheel_name(p.name) for p in files]
     ready, broken = prepare_envs(specs, log)
-    cov = compute(wheel_files, [(env.spec, probe) for env, probe in ready])
+    cov = compute(
+        wheel_files,
+        [(env.spec, probe) for env, probe in ready],
+        matrix_name=f"matrix {matrix_name}",
+        elsewhere=elsewhere,
+    )
+    reasons = {w.filename: w.reason for w in cov.wheels}
     sha = {w.wheel.filename: w.wheel.sha256 for w in inspected.wheels}
 
     runs: list[Run] = []
@@ -208,7 +227,11 @@ def verify(
                 wheel_sha256=sha[filename],
                 status=RunStatus.SKIPPED,
                 duration_s=0.0,
-                reason=static_only_reason(filename),
+                reason=(
+                    f"untested here: {reasons[filename]}"
+                    if reasons.get(filename)
+                    else static_only_reason(filename)
+                ),
             )
         )
     report = Report(
@@ -223,6 +246,9 @@ def verify(
         ),
         untested=cov.untested if shard is None else (),
         plan=shard.report_block() if shard is not None else None,
+        # a shard runs part of the matrix: coverage is the merged report's to say
+        coverage=tuple(w.to_json() for w in cov.wheels) if shard is None else (),
+        required=required_families(cfg.require_coverage) if shard is None else (),
     )
     from harness.report import write_report
 

@@ -10,8 +10,9 @@ configured with: $PIP_INDEX_URL or `pip config get global.index-url`, else pip's
 so every wheel of a release is fetched, not just one per platform; each download is checked
 against the index's sha256 and against tests/data/real/MANIFEST.json (filename -> sha256).
 
-What is taken (see SELECTION): every wheel of yappi 1.7.6, and a handful of small Blackfire
-probe wheels (glibc x86_64/aarch64, musl, macOS x86_64/arm64, Windows) of one release.
+What is taken (see SELECTION): every wheel of yappi 1.7.6, a handful of small Blackfire
+probe wheels (glibc x86_64/aarch64, musl, macOS x86_64/arm64, Windows) of one release, and
+markupsafe 3.0.3's cp313 + cp313t x86_64 wheels (free-threaded).
 Stdlib only.
 """
 
@@ -43,6 +44,18 @@ SELECTION: list[tuple[str, str, frozenset[str] | None]] = [
                 "blackfire-2026.10.0-cp311-cp311-manylinux2014_aarch64.whl",
                 "blackfire-2026.10.0-cp311-cp311-musllinux_1_2_x86_64.whl",
                 "blackfire-2026.10.0-cp311-cp311-win_amd64.whl",
+            }
+        ),
+    ),
+    # a free-threaded (cp313t) wheel with a C extension, and its GIL twin: the free-threaded
+    # env must pick the first, the GIL envs the second
+    (
+        "markupsafe",
+        "3.0.3",
+        frozenset(
+            {
+                "markupsafe-3.0.3-cp313-cp313-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
+                "markupsafe-3.0.3-cp313-cp313t-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
             }
         ),
     ),

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Docker + what the environment layer needs to build its images offline (DESIGN.md):
 # dockerd (overlay2), qemu-user-static + binfmt (aarch64 with flag F, so it works inside
-# containers), mmdebstrap (Debian rootfs from the mirror), musl-tools + busybox-static
-# (the musl image). Idempotent: seconds when everything is already there and running.
+# containers), mmdebstrap (Debian rootfs from the mirror), musl-tools + busybox-static +
+# gcc-aarch64-linux-gnu (the musl images; aarch64 ones are cross-compiled). Idempotent:
+# seconds when everything is already there and running.
 # Needs root + apt (Debian), as on CI. Honors DOCKER_HOST: if set, only waits for it.
 set -euo pipefail
 
@@ -19,6 +20,8 @@ have musl-gcc || need_pkgs+=(musl-tools)
 dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static)
 have make || need_pkgs+=(make)
 have gcc || need_pkgs+=(gcc)
+# aarch64 musl CPython is cross-compiled (containers/_lib/cpython.sh)
+have aarch64-linux-gnu-gcc || need_pkgs+=(gcc-aarch64-linux-gnu)
 have xz || need_pkgs+=(xz-utils)
 dpkg -s debian-archive-keyring >/dev/null 2>&1 || need_pkgs+=(debian-archive-keyring)
 

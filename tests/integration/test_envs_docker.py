@@ -32,7 +32,14 @@ EXPECTED = {
     "i686": ("3.11", "glibc", "2.36", "i686"),
     "arm64": ("3.11", "glibc", "2.36", "aarch64"),
     "musl": ("3.13", "musl", "1.2", "x86_64"),
+    "sid": ("3.14", "glibc", "2.4", "x86_64"),
+    "trixie-ft": ("3.13", "glibc", "2.41", "x86_64"),
+    "arm64-bullseye": ("3.9", "glibc", "2.31", "aarch64"),
+    "arm64-trixie": ("3.13", "glibc", "2.41", "aarch64"),
+    "arm64-sid": ("3.14", "glibc", "2.4", "aarch64"),
+    "musl-arm64-cp313": ("3.13", "musl", "1.2", "aarch64"),
 }
+FREE_THREADED = {"trixie-ft"}  # pip's tags there: cp313-cp313t-*, and no abi3
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -62,13 +69,16 @@ def test_list_shows_real_probed_tags(
         assert (row["libc"], row["arch"]) == (libc, arch), row
         assert row["libc_version"].startswith(libc_version), row
         cp = "cp" + py.replace(".", "")
+        abi = cp + "t" if name in FREE_THREADED else cp
+        assert row["tags"][0].startswith(f"{cp}-{abi}-"), row["tags"][:3]
+        assert any("-abi3-" in t for t in row["tags"]) is (name not in FREE_THREADED)
         if libc == "glibc":
             glibc = row["libc_version"].replace(".", "_")
-            assert f"{cp}-{cp}-manylinux_{glibc}_{arch}" in row["tags"]
-            assert f"{cp}-{cp}-manylinux2014_{arch}" in row["tags"]
+            assert f"{cp}-{abi}-manylinux_{glibc}_{arch}" in row["tags"]
+            assert f"{cp}-{abi}-manylinux2014_{arch}" in row["tags"]
             assert not any("musllinux" in t for t in row["tags"])
         else:
-            assert f"{cp}-{cp}-musllinux_1_2_{arch}" in row["tags"]
+            assert f"{cp}-{abi}-musllinux_1_2_{arch}" in row["tags"]
             assert not any("manylinux" in t for t in row["tags"])
         assert "py3-none-any" in row["tags"]
 
@@ -302,3 +312,32 @@ def test_registry_pull_failure_is_exit_3(
     lines = err.strip().splitlines()
     assert "cannot pull 127.0.0.1:1/nope/none:1" in lines[-1]
     assert "Traceback" not in err
+
+
+def test_registry_env_uses_a_local_image_without_pulling(
+    docker_envs: dict[str, Environment], tmp_path: Path
+) -> None:
+    """A docker-image env (registry.toml's kind) whose image is already here: no pull (the
+    name points at a registry that refuses), probed as uid 1000, and verify runs in it."""
+    from harness import config
+    from harness.verify import verify
+
+    source = docker_envs["bookworm" if "bookworm" in docker_envs else "trixie"]
+    py = source.probe().python_short
+    local = f"127.0.0.1:1/python:{py}-slim-{uuid.uuid4().hex[:8]}"
+    docker(["tag", source.image, local])
+    try:
+        path = tmp_path / "registry.toml"
+        path.write_text(
+            f'[env.slim]\nkind = "docker-image"\nimage = "{local}"\npython = "{py}"\n'
+            'platform = "linux/amd64"\n'
+        )
+        spec = matrix.load(str(path)).get("slim")
+        cp = "cp" + py.replace(".", "")
+        wheels = sorted(REPO.glob(f"tests/data/real/yappi-1.7.6-{cp}-{cp}-manylinux*x86_64*.whl"))
+        outcome = verify(wheels, [spec], config.Config(jobs=1), tmp_path / "r", matrix_name="reg")
+        runs = [r for r in outcome.report.runs if r.env == "slim"]
+        assert [r.status for r in runs] == ["passed"], [r.reason for r in runs]
+        assert outcome.report.verdict_line == "PASS (1 of 1 wheels ran)"
+    finally:
+        docker(["rmi", local], check=False)

@@ -64,11 +64,25 @@ def test_glibc234_extension_fails_in_bullseye_passes_in_trixie(
     assert outcome.report.verdict == "fail"
 
 
+# env -> the yappi 1.7.6 wheel only that env can install (each one's _yappi C extension is
+# imported and profiled there): one env per CPython x libc x arch of the nightly matrix
+ONLY_HERE = {
+    "bullseye": "cp39-cp39-manylinux2014_x86_64",
+    "arm64-bullseye": "cp39-cp39-manylinux2014_aarch64",
+    "bookworm": "cp311-cp311-manylinux2014_x86_64",
+    "arm64": "cp311-cp311-manylinux2014_aarch64",
+    "trixie": "cp313-cp313-manylinux2014_x86_64",
+    "musl": "cp313-cp313-musllinux_1_2_x86_64",
+    "arm64-trixie": "cp313-cp313-manylinux2014_aarch64",
+    "musl-arm64-cp313": "cp313-cp313-musllinux_1_2_aarch64",
+    "sid": "cp314-cp314-manylinux2014_x86_64",
+    "arm64-sid": "cp314-cp314-manylinux2014_aarch64",
+}
+
+
 def test_yappi_passes_every_linux_env(docker_envs: dict[str, Environment], tmp_path: Path) -> None:
     wheels = sorted((DATA / "real").glob("yappi-1.7.6-*.whl"))
-    names = [
-        n for n in ("bullseye", "trixie", "i686", "musl", "bookworm", "arm64") if n in docker_envs
-    ]
+    names = list(docker_envs)
     outcome = verify(
         wheels,
         specs(docker_envs, *names),
@@ -90,7 +104,49 @@ def test_yappi_passes_every_linux_env(docker_envs: dict[str, Environment], tmp_p
         assert all(c["ok"] for c in steps["smoke:profiler"]["detail"]["checks"])
     if picks.get("musl"):
         assert "musllinux_1_2_x86_64" in picks["musl"]
+    # every env of the matrix with a wheel of its own ran that wheel, and no other env did
+    rows = {w["filename"]: w for w in doc["coverage"]["wheels"]}
+    for env, tag in ONLY_HERE.items():
+        if env not in docker_envs:
+            continue
+        assert picks[env] is not None, env
+        assert picks[env].startswith(f"yappi-1.7.6-{tag}"), (env, picks[env])
+        assert rows[picks[env]]["ran_in"] == [env]
+        steps = {s["name"]: s for s in ran[env]["steps"]}
+        assert steps["smoke:import"]["status"] == "passed"
+    if "trixie-ft" in docker_envs:
+        assert picks["trixie-ft"] is None  # yappi ships no cp313t wheel: a GIL one is no fit
+    ran_count = sum(1 for w in rows.values() if w["ran_in"])
+    assert doc["coverage"]["ran"] == ran_count
+    assert f"PASS ({ran_count} of {len(wheels)} wheels ran)" == outcome.report.verdict_line
     assert outcome.report.verdict == "pass"
+
+
+def test_free_threaded_env_runs_only_the_cp313t_wheel(
+    docker_envs: dict[str, Environment], tmp_path: Path
+) -> None:
+    """trixie-ft (CPython 3.13 --disable-gil): pip's tags are cp313t, there is no abi3, and
+    markupsafe's cp313t wheel (a C extension) is the one installed and imported there."""
+    if "trixie-ft" not in docker_envs:
+        pytest.skip("the test matrix has no free-threaded env (HARNESS_TEST_MATRIX=nightly has)")
+    tags = docker_envs["trixie-ft"].probe().tags
+    assert tags[0].startswith("cp313-cp313t-")
+    assert not [t for t in tags if "-abi3-" in t or "-cp313-" in t]
+    wheels = sorted((DATA / "real").glob("markupsafe-3.0.3-cp313-*.whl"))
+    outcome = verify(
+        wheels,
+        specs(docker_envs, "trixie", "trixie-ft"),
+        config.Config(jobs=2, import_modules=("markupsafe._speedups",)),
+        tmp_path / "reports",
+        matrix_name="test",
+    )
+    doc = json.loads((tmp_path / "reports" / "report.json").read_text())
+    runs = {r["env"]: r for r in doc["runs"]}
+    assert "-cp313t-" in runs["trixie-ft"]["wheel"]["filename"]
+    assert "-cp313t-" not in runs["trixie"]["wheel"]["filename"]
+    for env in ("trixie", "trixie-ft"):
+        assert runs[env]["status"] == "passed", runs[env]["reason"]
+    assert outcome.report.verdict_line == "PASS (2 of 2 wheels ran)"
 
 
 def test_ctrl_c_removes_containers_and_writes_no_report(

@@ -197,3 +197,79 @@ def test_unreadable_metadata_is_not_fatal(tmp_path: Path) -> None:
     broken.write_bytes(b"not a zip")
     assert coverage.read_requires_python(broken) is None
     assert [w.filename for w in coverage.collect([broken])] == [broken.name]
+
+
+def ft_tags(py: tuple[int, int], arch: str = "x86_64") -> list[str]:
+    """pip's tags in a free-threaded CPython: no abi3 (pip's vendored packaging drops it
+    there; the real env's probe is checked in tests/integration/test_envs_docker.py)."""
+    plats = [f"manylinux_2_{m}_{arch}" for m in range(36, 4, -1)] + [f"linux_{arch}"]
+    interp = f"cp{py[0]}{py[1]}"
+    abi = f"{interp}t"
+    both = [
+        *cpython_tags(py, abis=[abi], platforms=plats),
+        *compatible_tags(py, interp, plats),
+    ]
+    return [str(t) for t in both if t.abi != "abi3"]
+
+
+FT = [
+    "greenlet-3.5.6-cp313-cp313-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+    "greenlet-3.5.6-cp313-cp313t-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+    "greenlet-3.5.6-cp314-cp314t-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+]
+
+
+def test_free_threaded_wheels_go_only_to_the_free_threaded_env() -> None:
+    tags = ft_tags((3, 13))
+    assert not any("-abi3-" in t for t in tags)  # abi3t (PEP 803) is not abi3
+    envs = [
+        (spec("trixie"), probe(linux_tags((3, 13), "glibc", 2, 41, "x86_64"), "3.13.5")),
+        (spec("trixie-ft"), probe(tags, "3.13.5")),
+    ]
+    cov = coverage.compute(wheels(FT), envs)
+    assert {e.env: e.picked for e in cov.envs} == {"trixie": FT[0], "trixie-ft": FT[1]}
+    rows = {w.filename: w for w in cov.wheels}
+    assert rows[FT[0]].ran_in == ("trixie",)
+    assert rows[FT[1]].ran_in == ("trixie-ft",)
+    assert rows[FT[2]].reason.startswith(
+        "no interpreter here for free-threaded CPython 3.14 (cp314t)"
+    )
+    # an abi3 wheel is offered to the GIL build only: the free-threaded env has a gap
+    abi3 = ["cffi_x-1.0-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"]
+    cov = coverage.compute(wheels(abi3), envs)
+    assert {e.env: e.picked for e in cov.envs} == {"trixie": abi3[0], "trixie-ft": None}
+
+
+def test_every_untested_wheel_has_a_reason() -> None:
+    names = [
+        *YAPPI,
+        "yappi-1.7.6-cp310-cp310-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+        "yappi-1.7.6-cp311-cp311-musllinux_1_2_aarch64.whl",
+        "yappi-1.7.6-cp311-cp311-macosx_11_0_arm64.whl",
+        "yappi-1.7.6-cp311-cp311-win_arm64.whl",
+    ]
+    envs = [
+        (spec("bookworm"), probe(linux_tags((3, 11), "glibc", 2, 36, "x86_64"))),
+        (spec("musl"), probe(linux_tags((3, 13), "musl", 1, 2, "x86_64"), "3.13.5")),
+    ]
+    elsewhere = [EnvSpec(name="slim-cp310", kind=EnvKind.DOCKER_IMAGE, image="x", python="3.10")]
+    cov = coverage.compute(wheels(names), envs, matrix_name="matrix t", elsewhere=elsewhere)
+    why = {w.filename: w.reason for w in cov.wheels if not w.ran_in}
+    assert set(why) == set(cov.untested)
+    assert all(why.values())
+    assert why[names[8]] == (
+        "no interpreter here for CPython 3.10 (cp310): no env of matrix t has it; "
+        "other matrices have CPython 3.10: slim-cp310"
+    )
+    assert why[names[9]] == "no env of matrix t is musllinux aarch64"
+    assert why[names[10]].startswith("macOS wheel (macosx_11_0_arm64): runs on a macOS runner")
+    assert why[names[11]].startswith(
+        "no matrix env for win_arm64: Windows wheel, runs on a Windows arm64"
+    )
+    assert why[YAPPI[4]] == "no env of matrix t is manylinux aarch64"
+    assert cov.ran() == (2, 12)
+    assert cov.ran([coverage.Family.LINUX]) == (2, 9)
+    data = json.loads(cov.dumps())
+    assert data["ran"] == {"wheels": 2, "of": 12, "linux": 2, "linux_of": 9}
+    row = next(w for w in data["wheels"] if w["filename"] == YAPPI[2])
+    assert row == {"filename": YAPPI[2], "family": "linux", "ran_in": ["bookworm"], "reason": None}

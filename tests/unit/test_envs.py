@@ -57,8 +57,10 @@ def test_recipe_hash_changes_with_recipe_and_lib(tmp_path: Path) -> None:
     with (tree / "_lib" / "debian.sh").open("a") as handle:
         handle.write("# shared change\n")
     changed = {r.name: r.digest for r in images.all_recipes(tree)}
+    uses = {r.name: r.uses for r in images.all_recipes(tree)}
+    assert {n for n, u in uses.items() if "cpython.sh" in u} >= {"musl-cpython3.13-amd64"}
     for name, digest in changed.items():
-        uses_debian = name.startswith("debian-")
+        uses_debian = "debian.sh" in uses[name]
         assert (digest != after[name]) is uses_debian, name
 
 
@@ -109,6 +111,39 @@ def test_host_env_is_the_running_interpreter() -> None:
     assert not missing.is_ready()
 
 
+def test_preflight_names_every_missing_tool_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tmp_path / "containers"
+    shutil.copytree(CONTAINERS, tree)
+    ppc = tree / "debian-sid-ppc64le"
+    ppc.mkdir()
+    (ppc / "build.sh").write_text('exec bash "$HARNESS_LIB/debian.sh" sid ppc64el "$1"\n')
+    (ppc / "recipe.toml").write_text(
+        'description = "d"\nplatform = "linux/ppc64le"\npython = "3.14"\n'
+        'interpreter = "python3"\nuser = "harness"\nuses = ["debian.sh"]\n'
+    )
+    recipes = [
+        images.load_recipe(n, base=tree) for n in ("debian-sid-ppc64le", "musl-cpython3.13-arm64")
+    ]
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no host tool at all
+    monkeypatch.setattr(images, "BINFMT_DIR", tmp_path / "no-binfmt")
+    with pytest.raises(images.InfraError) as info:
+        images.preflight(recipes)
+    text = str(info.value)
+    assert "\n" not in text
+    for tool in ("mmdebstrap", "musl-gcc", "aarch64-linux-gnu-gcc", "qemu-ppc64le-static"):
+        assert tool in text
+    assert (
+        "apt-get install -y --no-install-recommends gcc gcc-aarch64-linux-gnu make "
+        "mmdebstrap musl-tools qemu-user-static xz-utils" in text
+    )
+    assert "update-binfmts --enable qemu-aarch64 qemu-ppc64le" in text
+    assert images.InfraError.exit_code == ExitCode.INFRA
+
+
 def test_host_cells_get_an_allow_listed_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -148,3 +183,13 @@ def test_docker_style_sizes() -> None:
     assert _bytes("64K") == 64 << 10
     assert _bytes("1.5gb") == 3 << 29
     assert _bytes("4096") == 4096
+
+
+def test_build_runs_a_snapshot_of_the_recipe(tmp_path: Path) -> None:
+    recipe = images.load_recipe("musl-cpython3.13-arm64", base=CONTAINERS)
+    snap = images._snapshot(recipe, tmp_path)
+    assert (snap / "_lib" / "cpython.sh").read_bytes() == (
+        CONTAINERS / "_lib" / "cpython.sh"
+    ).read_bytes()
+    assert images.recipe_digest(snap / recipe.name, recipe.uses) == recipe.digest
+    assert not (snap / "_lib" / "debian.sh").exists()  # only what the recipe uses

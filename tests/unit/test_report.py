@@ -573,3 +573,33 @@ def test_markdown_names_the_gaps() -> None:
     text = markdown.render(report)
     assert "**Gaps**: no wheel of the release installs in i686" in text
     assert "**Gaps**" not in markdown.render(passing_report())
+
+
+def test_verdict_says_how_much_ran_and_require_coverage_fails_it(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    mac = "yappi-1.7.6-cp311-cp311-macosx_11_0_arm64.whl"
+    arm = "yappi-1.7.6-cp311-cp311-musllinux_1_2_aarch64.whl"
+    rows = (
+        {"filename": W_OK, "family": "linux", "ran_in": ["debian-bookworm"], "reason": None},
+        {"filename": arm, "family": "linux", "ran_in": [], "reason": "no env <b>is</b> musl"},
+        {"filename": mac, "family": "macos", "ran_in": [], "reason": "macOS wheel: a runner"},
+    )
+    rep = replace(passing_report(), coverage=rows, untested=(arm, mac))
+    assert rep.verdict_line == "PASS (1 of 3 wheels ran)"
+    assert "\u2705 PASS (1 of 3 wheels ran)" in markdown.render(rep)
+    assert ">1 of 3 wheels ran</span>" in html.render(rep)
+    assert "(required: fails the verdict)" not in html.render(rep)
+    linux = replace(rep, required=("linux",))
+    assert linux.uncovered == (arm,)
+    assert str(linux.verdict) == "fail"
+    assert linux.verdict_line == "FAIL (1 of 3 wheels ran); 1 required wheel(s) untested"
+    assert "(required: fails the verdict)" in markdown.render(linux)
+    assert "(required: fails the verdict)" in html.render(linux)
+    data = linux.to_json()
+    assert data["coverage"]["ran"] == 1
+    assert data["coverage"]["of"] == 3
+    assert data["coverage"]["uncovered"] == [arm]
+    assert data["verdict"] == "fail"
+    every = replace(rep, required=("linux", "macos", "windows", "any", "other"))
+    assert set(every.uncovered) == {arm, mac}
