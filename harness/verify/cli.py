@@ -139,14 +139,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_report_dir(directory: Path) -> None:
-    """The report directory exists (or is created) and takes a file: checked up front."""
+    """The report directory can be written (checked up front, so a bad --report-dir fails
+    before the matrix runs). Nothing is created here: a run that stops early leaves no
+    empty report directory behind."""
     try:
-        if directory.exists() and not directory.is_dir():
-            raise UsageError(f"--report-dir {directory}: exists and is not a directory")
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".harness-write-test.", dir=directory)
-        os.close(fd)
-        os.unlink(probe)
+        if directory.exists():
+            if not directory.is_dir():
+                raise UsageError(f"--report-dir {directory}: exists and is not a directory")
+            fd, probe = tempfile.mkstemp(prefix=".harness-write-test.", dir=directory)
+            os.close(fd)
+            os.unlink(probe)
+            return
+        ancestor = directory.absolute().parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise UsageError(f"--report-dir {directory}: {ancestor} is not a directory")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise UsageError(f"--report-dir {directory}: cannot create it in {ancestor}")
     except OSError as exc:
         raise UsageError(
             f"--report-dir {directory}: cannot write there: {exc.strerror or exc}"
