@@ -87,7 +87,7 @@ def _counts_line(report: Report) -> str:
     counts = report.counts()
     parts = [f"{ICONS[s]} {counts[str(s)]} {LABELS[s]}" for s in RunStatus]
     parts.append(f"{report.inspect_errors} inspect error finding(s)")
-    if report.untested:
+    if report.untested and len(report.untested) != counts[str(RunStatus.SKIPPED)]:
         parts.append(f"{len(report.untested)} untested wheel(s)")
     return " \u00b7 ".join(parts)
 
@@ -105,7 +105,9 @@ def _table(report: Report) -> list[str]:
     if not grid.wheels or not grid.envs:
         return ["_No runs._", ""]
     inspected = _inspect_status(report)
-    head = "| wheel | inspect | " + " | ".join(esc(e) for e in grid.envs) + " |"
+    # the pseudo-env of runs no env executed ("static" in report.json) is shown by its word
+    names = ["untested" if e == "static" else esc(e) for e in grid.envs]
+    head = "| wheel | inspect | " + " | ".join(names) + " |"
     rule = "|---|:-:|" + "|".join(":-:" for _ in grid.envs) + "|"
     rows = [head, rule]
     for wheel in grid.wheels:
