@@ -252,9 +252,13 @@ class HostEnvironment:
         cache = cache_dir() / "probes" / f"host-{key[:24]}.json"
         if cache.is_file():
             try:
-                return Probe.from_json(json.loads(cache.read_text("utf-8")))
+                cached = Probe.from_json(json.loads(cache.read_text("utf-8")))
             except ValueError:
                 pass
+            else:
+                # the cache is shared by every venv of that interpreter: the executable is
+                # the caller's, not the one of whoever probed first
+                return dataclasses.replace(cached, executable=python)
         source = PROBE_SOURCE.read_text("utf-8")
         with tempfile.TemporaryDirectory(prefix="wheel-harness-probe-") as tmp:
             env = sealed_environ(Path(tmp) / "home")

@@ -193,3 +193,20 @@ def test_build_runs_a_snapshot_of_the_recipe(tmp_path: Path) -> None:
     ).read_bytes()
     assert images.recipe_digest(snap / recipe.name, recipe.uses) == recipe.digest
     assert not (snap / "_lib" / "debian.sh").exists()  # only what the recipe uses
+
+
+def test_host_probe_cache_reports_the_callers_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe cache is shared by every path to one interpreter (venvs, symlinks): a hit
+    must report the caller's executable, not the one of whoever probed first."""
+    import sys
+
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    other = tmp_path / "elsewhere-python"
+    other.symlink_to(Path(sys.executable).resolve())
+    first = environment(EnvSpec(name="host", kind=EnvKind.HOST, interpreter=str(other)))
+    assert first.probe().executable == str(other)
+    second = environment(EnvSpec(name="host", kind=EnvKind.HOST))
+    assert len(list((tmp_path / "cache" / "probes").glob("host-*.json"))) == 1  # one probe
+    assert second.probe().executable == sys.executable
