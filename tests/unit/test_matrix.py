@@ -37,9 +37,7 @@ def test_shipped_matrices_load() -> None:
         e.name for name in ("registry", "py314-source") for e in matrix.load(name, base).envs
     }
     assert {e.name for e in nightly.envs} == everything - elsewhere
-    assert {"sid", "trixie-ft", "arm64-sid", "arm64-trixie"} <= {
-        e.name for e in nightly.envs
-    }
+    assert {"sid", "trixie-ft", "arm64-sid", "arm64-trixie"} <= {e.name for e in nightly.envs}
     registry = matrix.load("registry", base)
     assert {e.kind for e in registry.envs} == {EnvKind.DOCKER_IMAGE}
     assert {e.python for e in registry.envs} >= {"3.8", "3.10", "3.12"}
