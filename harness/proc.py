@@ -117,10 +117,12 @@ def run(
     check: bool = True,
     input_text: str | None = None,
     capture_bytes: int = CAPTURE_BYTES,
+    cleanup: bool = False,
 ) -> Completed:
-    """Run ``argv``; capture text output (bounded). ``check`` raises InfraError with the tail."""
+    """Run ``argv``; capture text output (bounded). ``check`` raises InfraError with the tail.
+    ``cleanup``: a command that undoes work (``docker rm``) still runs after ``kill_all``."""
     args = tuple(str(a) for a in argv)
-    if _STOPPING.is_set():
+    if _STOPPING.is_set() and not cleanup:
         raise InfraError(f"{args[0]}: not started, the harness is stopping (interrupted)")
     try:
         p = subprocess.Popen(
@@ -138,7 +140,7 @@ def run(
         raise InfraError(f"{args[0]}: cannot run: {exc.strerror or exc}") from exc
     with _LIVE_LOCK:
         _LIVE.add(p)
-        if _STOPPING.is_set():
+        if _STOPPING.is_set() and not cleanup:
             _kill_group(p)
     out, err = _Capture(capture_bytes), _Capture(capture_bytes)
     assert p.stdout is not None

@@ -114,7 +114,9 @@ def cpython_tag_list(python: str, platforms: list[str], where: str) -> tuple[str
         *cpython_tags(version, abis=[abi], platforms=platforms),
         *compatible_tags(version, f"cp{major}{minor}", platforms=platforms),
     ]
-    return tuple(dict.fromkeys(str(t) for t in tags))
+    # "abi3t" (the free-threaded stable ABI) comes from a packaging newer than the pip that
+    # any CPython here bundles (pip 25.x): a free-threaded env's real pip offers no abi3t tag
+    return tuple(dict.fromkeys(str(t) for t in tags if t.abi != "abi3t"))
 
 
 def container_platforms(spec: EnvSpec) -> tuple[str, str, list[str]]:

@@ -150,7 +150,7 @@ def _remove_container(name: str) -> None:
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
     try:
-        proc.run(["docker", "rm", "-f", "-v", name], check=False, timeout=120)
+        proc.run(["docker", "rm", "-f", "-v", name], check=False, timeout=120, cleanup=True)
     except InfraError:
         pass
     finally:
