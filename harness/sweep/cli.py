@@ -88,9 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         type=Path,
-        default=Path("pyproject.toml"),
+        default=None,
         metavar="FILE",
-        help="pyproject.toml with [tool.harness] (default: ./pyproject.toml if present)",
+        help="pyproject.toml with [tool.harness] (default: ./pyproject.toml if its "
+        "[project] name is a swept project)",
     )
     parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N", help="parallel runs")
 
@@ -104,7 +105,15 @@ def run(args: argparse.Namespace) -> int:
 
     targets = [parse_target(p) for p in args.projects]
     count = parse_count(args.releases)
-    cfg = config_mod.load(args.config if args.config.is_file() else None)
+    # the same rule as verify --release: a foreign ./pyproject.toml is not applied
+    cfg, note = config_mod.load_for(
+        args.config or Path("pyproject.toml"),
+        explicit=args.config is not None,
+        distributions={t.project for t in targets},
+        require_name=True,
+    )
+    if note:
+        console.info(note)
     if args.jobs is not None:
         if args.jobs < 1:
             raise UsageError("--jobs must be at least 1")

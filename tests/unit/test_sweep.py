@@ -304,3 +304,30 @@ def test_sweep_usage_errors_exit_2(tmp_path: Path) -> None:
     assert main(["sweep", "yappi", "--releases", "none"]) == 2
     assert main(["sweep", "yappi", "--history", "ftp://x/y"]) == 2
     assert main(["history", "--history", "s3://"]) == 2
+
+
+def test_sweep_ignores_a_foreign_pyproject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As for verify --release: ./pyproject.toml of another project is not applied to the
+    swept releases (here it is even invalid: applying it would be a usage error, exit 2)."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "other"\n[tool.harness]\ntimeout = -1\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    rc = main(
+        [
+            "sweep",
+            "yappi",
+            "--index-url",
+            "http://127.0.0.1:9/simple/",  # nothing listens: the index is unreachable
+            "--history",
+            str(tmp_path / "h.sqlite"),
+            "--report-dir",
+            str(tmp_path / "r"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert "not used (project 'other'" in err
+    assert rc == 3, err
