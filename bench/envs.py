@@ -36,10 +36,10 @@ import time  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness import images, matrix  # noqa: E402
-from harness.envs import environment  # noqa: E402
+from harness import matrix  # noqa: E402
+from harness.envs import environment, images  # noqa: E402
 from harness.envs.base import EnvKind  # noqa: E402
-from harness.envs.docker import image_inspect, image_labels, run_probe  # noqa: E402
+from harness.envs.daemon import image_inspect, image_labels, run_probe  # noqa: E402
 
 
 def median_time(fn: object, n: int = 3) -> float:

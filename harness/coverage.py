@@ -433,8 +433,8 @@ def run(args: argparse.Namespace) -> int:
     elsewhere = matrix.other_envs(m)
     probed: list[tuple[EnvSpec, Probe]] = []
     if not args.no_build and any(s.kind is not EnvKind.HOST for s in m.envs):
-        from harness.envs.docker import ensure_daemon
-        from harness.images import preflight_specs
+        from harness.envs.daemon import ensure_daemon
+        from harness.envs.images import preflight_specs
 
         ensure_daemon()
         preflight_specs(m.envs)

@@ -124,7 +124,7 @@ def container_platforms(spec: EnvSpec) -> tuple[str, str, list[str]]:
     where = f"{spec.source or 'matrix'}: env.{spec.name}"
     python = spec.python
     if spec.kind is EnvKind.DOCKER_RECIPE:
-        from harness import images
+        from harness.envs import images
 
         assert spec.recipe is not None
         recipe = images.load_recipe(spec.recipe, origin=spec)

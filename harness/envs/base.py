@@ -26,6 +26,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from harness.errors import InputError
+
 
 class EnvKind(StrEnum):
     DOCKER_RECIPE = "docker-recipe"  # an image built here from containers/<recipe>
@@ -232,3 +234,12 @@ class EnvStatus:
     ready: bool
     probe: Probe | None
     notes: tuple[str, ...] = field(default=())
+
+
+def check_python(spec: EnvSpec, probe: Probe) -> None:
+    """The env's interpreter is the CPython version its matrix entry says."""
+    if spec.python and probe.python_short != spec.python:
+        where = f"{spec.source}: env.{spec.name}.python" if spec.source else spec.name
+        raise InputError(
+            f"{where}: says {spec.python} but the env's interpreter is {probe.python_version}"
+        )

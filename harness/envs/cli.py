@@ -140,8 +140,8 @@ def _list(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     specs = select(args.matrix, args.names)
     if any(s.kind is EnvKind.DOCKER_RECIPE for s in specs):
-        from harness import images
-        from harness.envs.docker import ensure_daemon
+        from harness.envs import images
+        from harness.envs.daemon import ensure_daemon
 
         ensure_daemon()
         if args.force:
@@ -154,7 +154,7 @@ def _build(args: argparse.Namespace) -> int:
         env = environment(spec)
         t0 = time.monotonic()
         if args.force and spec.kind is EnvKind.DOCKER_RECIPE:
-            from harness import images
+            from harness.envs import images
 
             assert spec.recipe is not None
             did = images.build(images.find(spec.recipe), log=console.info, force=True)
@@ -172,7 +172,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from harness import images
+    from harness.envs import images
 
     stale = images.prune(dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"

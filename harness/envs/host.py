@@ -34,8 +34,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from harness import proc
-from harness.envs.base import EnvKind, EnvSpec, ExecResult, Limits, Mount, Probe, ProgressLog
-from harness.envs.docker import PROBE_SOURCE, _check_python
+from harness.envs.base import (
+    EnvKind,
+    EnvSpec,
+    ExecResult,
+    Limits,
+    Mount,
+    Probe,
+    ProgressLog,
+    check_python,
+)
+from harness.envs.daemon import PROBE_SOURCE
 from harness.envs.paths import cache_dir
 from harness.errors import InfraError
 
@@ -239,7 +248,7 @@ class HostEnvironment:
     def probe(self) -> Probe:
         if self._probe is None:
             self._probe = self._run_probe(self._require_interpreter())
-            _check_python(self._spec, self._probe)
+            check_python(self._spec, self._probe)
         return self._probe
 
     def _run_probe(self, python: str) -> Probe:

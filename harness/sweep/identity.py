@@ -129,7 +129,7 @@ def identify(env: Environment, probe: Probe) -> Identity:
         ident["executable"] = str(Path(probe.executable).resolve())
         ident["os"] = _host_os()
         return ident
-    from harness.envs.docker import docker, image_inspect, image_labels
+    from harness.envs.daemon import docker, image_inspect, image_labels
 
     image = env.image or ""
     info = image_inspect(image)

@@ -57,7 +57,7 @@ def refresh_images(specs: Sequence[EnvSpec], log: Log) -> dict[str, str]:
 
     Returns {env: why it was rebuilt}. Images not built yet are left to verify (a first
     build is fresh anyway); images without a known base are kept."""
-    from harness import images
+    from harness.envs import images
 
     rebuilt: dict[str, str] = {}
     done: set[str] = set()
@@ -92,7 +92,7 @@ def refresh_images(specs: Sequence[EnvSpec], log: Log) -> dict[str, str]:
 
 def _pull(spec: EnvSpec, log: Log) -> dict[str, str]:
     """A registry image is refreshed by pulling its reference again (a moved tag)."""
-    from harness.envs.docker import docker, error_line, image_inspect
+    from harness.envs.daemon import docker, error_line, image_inspect
 
     assert spec.image is not None
     before = image_inspect(spec.image)

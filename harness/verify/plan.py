@@ -53,10 +53,10 @@ def prepare_envs(
     ready: list[tuple[Environment, Probe]] = []
     broken: list[tuple[EnvSpec, str]] = []
     if any(spec.kind is not EnvKind.HOST for spec in specs):
-        from harness.envs.docker import ensure_daemon
+        from harness.envs.daemon import ensure_daemon
 
         ensure_daemon()  # no daemon: one line and exit 3, not a grid of error cells
-        from harness.images import preflight_specs
+        from harness.envs.images import preflight_specs
 
         preflight_specs(specs)  # every missing host tool in one line, before any build
     for spec in specs:

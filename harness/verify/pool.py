@@ -65,9 +65,9 @@ def execute(tasks: Sequence[Task], cfg: config_mod.Config, log: Callable[[str], 
             # in flight end at once instead of after their step's timeout.
             pool.shutdown(wait=False, cancel_futures=True)
             proc.kill_all()  # host-mode commands (their own process groups) end now too
-            from harness.envs import docker
+            from harness.envs import daemon
 
-            docker.remove_live_sessions()
+            daemon.remove_live_sessions()
             raise
         pool.shutdown(wait=True)
     finally:

@@ -18,7 +18,7 @@ import pytest
 from harness import matrix
 from harness.envs import Environment, environment
 from harness.envs.base import EnvKind
-from harness.envs.docker import ensure_daemon
+from harness.envs.daemon import ensure_daemon
 from harness.errors import InfraError
 
 REPO = Path(__file__).resolve().parents[2]

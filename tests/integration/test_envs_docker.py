@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import images, matrix
+from harness import matrix
 from harness.__main__ import main
-from harness.envs import Environment, Limits, Mount
-from harness.envs.docker import docker, image_inspect
+from harness.envs import Environment, Limits, Mount, images
+from harness.envs.daemon import docker, image_inspect
 from harness.envs.paths import cache_dir
 from harness.errors import InfraError
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import images
 from harness.__main__ import main
-from harness.envs.docker import docker
+from harness.envs import images
+from harness.envs.daemon import docker
 from tests.integration.sweep_support import PROJECT, build_wheel, pypiserver, upload
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import images
 from harness.__main__ import main
-from harness.envs import environment
+from harness.envs import environment, images
 from harness.envs.base import EnvKind, EnvSpec, Probe
 from harness.errors import ExitCode, InputError
 

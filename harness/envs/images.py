@@ -36,7 +36,7 @@ from pathlib import Path
 
 from harness import proc
 from harness.envs.base import EnvSpec, Probe, ProgressLog
-from harness.envs.docker import (
+from harness.envs.daemon import (
     LABEL,
     docker,
     ensure_daemon,
