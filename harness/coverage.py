@@ -230,6 +230,15 @@ def pick(
     return max(pool, key=lambda r: r[:3])[3]
 
 
+def required_families(require: str | None) -> tuple[str, ...]:
+    """``require-coverage``: linux -> Linux wheels must run; all -> every wheel must."""
+    if require == "all":
+        return tuple(str(f) for f in Family)
+    if require == "linux":
+        return (str(Family.LINUX),)
+    return ()
+
+
 def family(wheel: WheelFile) -> Family:
     from harness.checks.platforms import OS, parse_platform
 

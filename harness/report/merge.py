@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__, console
+from harness.coverage import family, parse_wheel, required_families
 from harness.errors import InputError, UsageError
 from harness.report.model import Report, Run, RunStatus, Step, Verdict
 
@@ -200,6 +201,7 @@ def merge(paths: Sequence[Path]) -> MergeOutcome:
     config["envs"] = sorted({c.env for c in plan.cells})
     config["merged_from"] = sorted({s.job for s in shards})
     ran = {w for (_, w) in runs}
+    require = config.get("require_coverage")
     report = Report(
         harness_version=__version__,
         created=datetime.now(UTC).replace(microsecond=0).isoformat(),
@@ -209,8 +211,43 @@ def merge(paths: Sequence[Path]) -> MergeOutcome:
         envs=tuple(envs.values()),
         untested=tuple(sorted(w for w, _ in plan.wheels if w not in ran)),
         plan={**plan.to_json(), "job": None},
+        coverage=_coverage(plan, runs, missing),
+        required=required_families(require if isinstance(require, str) else None),
     )
     return MergeOutcome(report=report, missing=tuple(missing))
+
+
+def _coverage(
+    plan: Any,
+    runs: Mapping[tuple[str, str], tuple[Run, Path]],
+    missing: Sequence[tuple[str, str, str]],
+) -> tuple[dict[str, Any], ...]:
+    """Per wheel of the plan, the envs whose shard reported running it, or why none did:
+    the same rows an unsharded verify writes, so the merged verdict says "N of M wheels ran"
+    and ``require-coverage`` holds across shards."""
+
+    out_of_scope = dict(plan.out_of_scope)
+    lost: dict[str, list[str]] = {}
+    for job, env, wheel in missing:
+        lost.setdefault(wheel, []).append(f"{env} (job {job})")
+    rows: list[dict[str, Any]] = []
+    for filename, _sha in sorted(plan.wheels):
+        ran_in = sorted({env for (env, w) in runs if w == filename})
+        reason = ""
+        if not ran_in:
+            if filename in lost:
+                reason = "no shard report has its cell(s): " + ", ".join(lost[filename])
+            else:
+                reason = out_of_scope.get(filename, "no cell of the plan installs it")
+        rows.append(
+            {
+                "filename": filename,
+                "family": str(family(parse_wheel(filename))),
+                "ran_in": ran_in,
+                "reason": reason or None,
+            }
+        )
+    return tuple(rows)
 
 
 # ---------------------------------------------------------------- `harness merge`
@@ -258,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join(jobs)}: {cells}{more}"
         )
     console.out().print(
-        f"verdict: {rep.verdict.upper()}  ({counts['passed']} passed, {counts['failed']} "
+        f"verdict: {rep.verdict_line}  ({counts['passed']} passed, {counts['failed']} "
         f"failed, {counts['error']} error, {counts['skipped']} out of scope; "
         f"{len(outcome.missing)} untested)  report: {args.report_dir}/",
         markup=False,

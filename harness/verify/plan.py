@@ -15,7 +15,7 @@ from pathlib import Path
 from harness import __version__, console
 from harness import config as config_mod
 from harness.checks.platforms import OS, parse_platform
-from harness.coverage import Family, WheelFile, compute
+from harness.coverage import WheelFile, compute, required_families
 from harness.coverage import parse_wheel as parse_wheel_name
 from harness.envs import Environment, EnvKind, EnvSpec, Probe, environment
 from harness.errors import HarnessError, InfraError, UsageError
@@ -35,15 +35,6 @@ def static_only_reason(filename: str) -> str:
     if OS.WINDOWS in kinds:
         return "untested here: Windows wheel; runs in host mode on a Windows runner (--matrix host)"
     return "untested here: no environment of this matrix installs this wheel"
-
-
-def required_families(require: str | None) -> tuple[str, ...]:
-    """``require-coverage``: linux -> Linux wheels must run; all -> every wheel must."""
-    if require == "all":
-        return tuple(str(f) for f in Family)
-    if require == "linux":
-        return (str(Family.LINUX),)
-    return ()
 
 
 def prepare_envs(

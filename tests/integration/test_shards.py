@@ -88,6 +88,14 @@ def _sharded_equals_unsharded(tmp_path: Path, jobs: list[list[str]]) -> None:
     assert one.returncode == 0, one.stderr
     assert _cells(tmp_path / "merged") == _cells(tmp_path / "one")
     assert set(_cells(tmp_path / "one").values()) == {"passed"}
+    # ... and says how much ran, wheel by wheel, as the unsharded run does
+    cov = [
+        json.loads((tmp_path / d / "report.json").read_text())["coverage"]
+        for d in ("merged", "one")
+    ]
+    assert [(c["ran"], c["of"]) for c in cov] == [(cov[1]["ran"], cov[1]["of"])] * 2
+    rows = [sorted((w["filename"], w["ran_in"]) for w in c["wheels"]) for c in cov]
+    assert rows[0] == rows[1]
 
     # a lost shard: the merged verdict fails and names the cells that job had
     plan = json.loads((tmp_path / "plan.json").read_text())

@@ -216,6 +216,13 @@ def test_merge_of_all_shards_passes_and_promote_accepts_it(tmp_path: Path) -> No
     suites = {s.name: s for s in xml}
     assert {"one", "two"} <= set(suites)
     assert suites["one"].tests == 2  # one cell per project
+    # the merged report says how much ran, like an unsharded one
+    doc = json.loads((tmp_path / "merged" / "report.json").read_text())
+    assert (doc["coverage"]["ran"], doc["coverage"]["of"]) == (2, 2)
+    assert {w["filename"]: w["ran_in"] for w in doc["coverage"]["wheels"]} == {
+        w: ["one", "two"] for w, _ in plan.wheels
+    }
+    assert "(2 of 2 wheels ran)" in (tmp_path / "merged" / "summary.md").read_text()
 
 
 def test_merge_names_the_missing_cells_and_fails(tmp_path: Path) -> None:
@@ -226,6 +233,28 @@ def test_merge_names_the_missing_cells_and_fails(tmp_path: Path) -> None:
     missing = [r for r in doc["runs"] if r["reason"].startswith("untested:")]
     assert [(r["env"], r["status"]) for r in missing] == [("two", "error")] * 2
     assert doc["verdict"] == "fail"
+    # coverage counts only cells a shard reported: env two's never ran
+    assert {w["filename"]: w["ran_in"] for w in doc["coverage"]["wheels"]} == {
+        w: ["one"] for w, _ in plan.wheels
+    }
+
+
+def test_merged_coverage_keeps_the_require_coverage_gate(tmp_path: Path) -> None:
+    """A wheel no reported cell ran is untested in the merged report, with the lost job
+    named, and `require-coverage = "linux"` from the shards' config fails the verdict."""
+    plan, _ = _tiny_plan(tmp_path)
+    one = _shard_report(plan, "one", tmp_path / "one")
+    doc = json.loads((one / "report.json").read_text())
+    doc["config"] = {"require_coverage": "linux"}
+    doc["runs"] = [r for r in doc["runs"] if "abi3" not in r["wheel"]["filename"]]
+    (one / "report.json").write_text(json.dumps(doc))
+    outcome = merge([one])
+    rows = {w["filename"]: w for w in outcome.report.to_json()["coverage"]["wheels"]}
+    untested = [w for w in rows.values() if not w["ran_in"]]
+    assert [w["family"] for w in untested] == ["linux"]
+    assert untested[0]["reason"] == "no shard report has its cell(s): one (job one), two (job two)"
+    assert outcome.report.uncovered == (untested[0]["filename"],)
+    assert outcome.report.verdict_line.startswith("FAIL (1 of 2 wheels ran)")
 
 
 def test_merge_refuses_tampered_or_foreign_or_conflicting_shards(tmp_path: Path) -> None:
