@@ -72,6 +72,9 @@ class Config:
     source: str | None = None  # the pyproject.toml it came from
     # wheel families ("linux", "all") whose untested wheels fail the verdict
     require_coverage: str | None = None
+    # where cells' dependencies are resolved from (verify --index-url; None: $PIP_INDEX_URL,
+    # else PyPI). Not in to_json: an index URL may carry credentials
+    index_url: str | None = None
 
     def check_options(self) -> CheckOptions:
         return CheckOptions(macos_minor_version=Severity(self.macos_minor_version))

@@ -64,7 +64,11 @@ def debundle(tree, wheel_dir):
     target = os.path.join(tree, "debundled")
     for wheel in glob.glob(os.path.join(wheel_dir, "*.whl")):
         with zipfile.ZipFile(wheel) as zf:
-            zf.extractall(os.path.join(target, os.path.basename(wheel)))
+            # without their .dist-info: from a zip, pkg_resources never lists a wheel's
+            # dist as installed; from a directory it would, and pip would then take its
+            # own six/requests/... as already installed in the cell's venv
+            code = [n for n in zf.namelist() if not n.split("/", 1)[0].endswith(".dist-info")]
+            zf.extractall(os.path.join(target, os.path.basename(wheel)), members=code)
     lines = []
     for line in text.splitlines(True):
         if line.startswith("WHEEL_DIR = "):

@@ -170,7 +170,14 @@ def sweep(
         out = report_dir / _slug(release)
         log(f"verifying {release.spec} ({len(wheels)} wheel(s)) -> {out}/")
         with _no_step_summary():
-            outcome = verify(wheels, specs, cfg, out, matrix_name=matrix_name, log=log)
+            outcome = verify(
+                wheels,
+                specs,
+                replace(cfg, index_url=index_url),
+                out,
+                matrix_name=matrix_name,
+                log=log,
+            )
         cells += cells_of(release.project, release.version, outcome.report)
         report_dirs[release.spec] = _slug(release)
 

@@ -26,6 +26,7 @@ from harness.errors import HarnessError
 from harness.fsutil import sha256_file
 from harness.redact import Redactor
 from harness.report.model import Run, RunStatus, Step
+from harness.verify import deps as deps_mod
 from harness.verify import pipcache
 
 SMOKE_DIR = Path(__file__).resolve().parent.parent / "smoke"
@@ -51,7 +52,6 @@ class Task:
     probe: Probe
     wheel: Path
     sha256: str
-    deps_dir: Path | None
     sources_dir: Path | None = None
 
 
@@ -168,11 +168,11 @@ class CellMounts:
     cpu: tuple[Mount, ...] = ()  # cpu = "...": qemu-user for the smoke steps (envs.cpumodel)
 
     @classmethod
-    def of(cls, task: Task, pip_cache: Path | None) -> CellMounts:
+    def of(cls, task: Task, pip_cache: Path | None, deps_dir: Path | None) -> CellMounts:
         return cls(
             wheelhouse=Mount(source=task.wheel.parent, target=WHEELHOUSE),
             smoke=Mount(source=SMOKE_DIR, target=SMOKE),
-            deps=None if task.deps_dir is None else Mount(source=task.deps_dir, target=DEPS),
+            deps=None if deps_dir is None else Mount(source=deps_dir, target=DEPS),
             sources=(
                 None if task.sources_dir is None else Mount(source=task.sources_dir, target=SOURCES)
             ),
@@ -470,7 +470,23 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
         )
         if built is not None:
             steps.append(built)
-        mounts = CellMounts.of(task, pip_cache)
+        try:
+            deps_dir, filled = deps_mod.ensure(
+                task.env,
+                task.probe,
+                wheel=task.wheel,
+                sha256=task.sha256,
+                cfg=cfg,
+                pip_cache=pip_cache,
+                redact=redact,
+            )
+        except deps_mod.DepsError as exc:
+            if exc.step is not None:
+                steps.append(exc.step)
+            raise CellStop(RunStatus.ERROR, exc.reason) from exc
+        if filled is not None:
+            steps.append(filled)
+        mounts = CellMounts.of(task, pip_cache, deps_dir)
         with task.env.session(mounts.all()) as session:
             cell = CellRun(task=task, cfg=cfg, session=session, mounts=mounts, steps=steps)
             run_stages(cell)

@@ -68,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--index-url",
         default=None,
         metavar="URL",
-        help="simple index for --release (default: PyPI, or $PIP_INDEX_URL)",
+        help="simple index for --release and for the wheels' runtime dependencies "
+        "(default: PyPI, or $PIP_INDEX_URL)",
     )
     parser.add_argument(
         "--require-coverage",
@@ -241,6 +242,8 @@ def run(args: argparse.Namespace) -> int:
         console.info(note)
     if args.require_coverage:
         cfg = replace(cfg, require_coverage=args.require_coverage)
+    if args.index_url:
+        cfg = replace(cfg, index_url=args.index_url)
     elsewhere = matrix_mod.other_envs(mx)
     outcome = verify(
         wheels,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from harness.checks.platforms import OS, parse_platform
 from harness.coverage import WheelFile, compute, required_families
 from harness.coverage import parse_wheel as parse_wheel_name
 from harness.envs import Environment, EnvKind, EnvSpec, Probe, environment
-from harness.errors import HarnessError, InfraError, UsageError
+from harness.errors import HarnessError, UsageError
 from harness.inspect import InspectResult, inspect_paths
 from harness.report.model import Report, Run, RunStatus
-from harness.verify.cell import Task, redact, tail
+from harness.verify.cell import Task, redact
 from harness.verify.pool import execute
 from harness.verify.shard import Shard
 
@@ -62,43 +61,6 @@ def prepare_envs(
                 raise
             broken.append((spec, str(exc)))
     return ready, broken
-
-
-def _prepare_deps(
-    cfg: config_mod.Config, probe: Probe, dest: Path, log: Callable[[str], None]
-) -> Path | None:
-    """Host-side `pip download` of test-requires for one env's platform and Python."""
-    if not cfg.test_requires:
-        return None
-    dest.mkdir(parents=True, exist_ok=True)
-    plats: list[str] = []
-    for t in probe.tags:
-        p = t.rsplit("-", 1)[-1]
-        if p not in plats and p != "any":
-            plats.append(p)
-    argv = [
-        os.environ.get("HARNESS_PIP_PYTHON", sys.executable),
-        "-m",
-        "pip",
-        "download",
-        "--only-binary=:all:",
-        "--python-version",
-        probe.python_short,
-        "--implementation",
-        "cp",
-        "-d",
-        str(dest),
-        "--disable-pip-version-check",
-    ]
-    for p in plats[:60]:
-        argv += ["--platform", p]
-    from harness import proc
-
-    log(f"downloading test-requires for {probe.platform} py{probe.python_short}")
-    r = proc.run([*argv, *cfg.test_requires], check=False, timeout=600)
-    if r.returncode != 0:
-        raise InfraError(f"pip download of test-requires failed: {tail(r.stderr, 1)}")
-    return dest
 
 
 def _stage_sources(cfg: config_mod.Config, dest: Path) -> Path | None:
@@ -174,7 +136,6 @@ def verify(
         sources = _stage_sources(cfg, Path(tmp) / "project")
         tasks: list[Task] = []
         for env, probe in ready:
-            deps = _prepare_deps(cfg, probe, Path(tmp) / f"deps-{env.spec.name}", log)
             for pick in cov.envs:
                 if shard is not None and not shard.wants(pick.env, pick.picked):
                     continue
@@ -185,7 +146,6 @@ def verify(
                             probe=probe,
                             wheel=wheelhouse / pick.picked,
                             sha256=sha[pick.picked],
-                            deps_dir=deps,
                             sources_dir=sources,
                         )
                     )

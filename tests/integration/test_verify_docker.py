@@ -274,3 +274,91 @@ def test_container_cell_sees_only_its_wheelhouse(
         assert steps["pick"]["detail"]["path"] == f"/wheelhouse/{wheel.name}"
     finally:
         subprocess.run(["docker", "rmi", "--force", tag], capture_output=True, check=False)
+
+
+def _wheel_with_requires(dest: Path, name: str, requires: list[str], code: str) -> Path:
+    """A pure-Python wheel whose METADATA has ``requires`` and whose package runs ``code``
+    at import."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist_info = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}/__init__.py": code.encode(),
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+            + "".join(f"Requires-Dist: {r}\n" for r in requires)
+        ).encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = (
+        "".join(
+            f"{path},sha256="
+            f"{base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
+            f"{len(data)}\n"
+            for path, data in files.items()
+        )
+        + f"{dist_info}/RECORD,,\n"
+    )
+    out = dest / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+        zf.writestr(f"{dist_info}/RECORD", record)
+    return out
+
+
+def test_runtime_dependencies_are_resolved_by_each_envs_own_pip(
+    docker_envs: dict[str, Environment], tmp_path: Path
+) -> None:
+    """A wheel that needs `six`, and `tomli` only below Python 3.11: each env's own pip
+    resolves them (with network, before the sealed install), so bullseye (3.9) gets tomli
+    and trixie (3.13) does not. Resolved on the host (3.11) the marker would drop tomli and
+    the bullseye cell would fail at import. A dependency no index has is an error cell
+    that names it, not a harness crash."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    _wheel_with_requires(
+        dist,
+        "harness_deps_probe",
+        ["six>=1.16", 'tomli>=2; python_version < "3.11"', 'pytest; extra == "test"'],
+        "import sys, six\nif sys.version_info < (3, 11):\n    import tomli\n",
+    )
+    outcome = verify(
+        sorted(dist.glob("*.whl")),
+        specs(docker_envs, "bullseye", "trixie"),
+        config.Config(jobs=2, suites=("import",)),
+        tmp_path / "reports",
+        matrix_name="linux",
+    )
+    runs = {r.env: r for r in outcome.report.runs}
+    assert {e: r.status for e, r in runs.items()} == {"bullseye": "passed", "trixie": "passed"}, {
+        e: r.reason for e, r in runs.items()
+    }
+    installed = {
+        e: next(s for s in r.steps if s.name == "install").output_tail for e, r in runs.items()
+    }
+    assert "tomli" in installed["bullseye"]
+    assert "six" in installed["bullseye"]
+    assert "tomli" not in installed["trixie"]
+    assert "six" in installed["trixie"]
+    assert "pytest" not in installed["bullseye"]  # an extra nobody asked for
+
+    missing = tmp_path / "missing"
+    missing.mkdir()
+    _wheel_with_requires(
+        missing, "harness_deps_broken", ["harness-no-such-dependency-7f3a>=1"], "pass\n"
+    )
+    broken = verify(
+        sorted(missing.glob("*.whl")),
+        specs(docker_envs, "trixie"),
+        config.Config(jobs=1, suites=("import",)),
+        tmp_path / "reports2",
+        matrix_name="linux",
+    )
+    (run,) = broken.report.runs
+    assert run.status == "error"
+    assert "harness-no-such-dependency-7f3a" in run.reason
+    assert run.reason.startswith("resolving its dependencies in the env failed")
