@@ -1,9 +1,13 @@
 """What the index needs to know about a wheel, and what PyPI would refuse.
 
-Reads only the wheel's METADATA (one bounded zip read). PyPI's upload endpoint (warehouse)
-refuses platform tags outside its allow-list (linux_x86_64 and friends) and files whose
-METADATA name/version differ from the file name; refusing those here means a promotion
-never stops half-way on a file PyPI was always going to reject.
+Reads only the wheel's central directory and METADATA (one bounded zip read). PyPI's upload
+endpoint (warehouse/forklift/legacy.py and metadata.py) refuses platform tags outside its
+allow-list (linux_x86_64 and friends), files whose METADATA name/version differ from the
+file name, members compressed other than stored/deflate, more than 64 MiB decompressing at
+over 50:1, a Metadata-Version it does not support, and local versions; refusing those here
+means a promotion never stops half-way on a file PyPI was always going to reject. (What
+makes a file broken anywhere, such as entry_points.txt or PEP 639 license files, is an
+inspect finding, and promote re-inspects every file.)
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ from packaging.version import InvalidVersion, Version
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024
 PYPI_MAX_FILE_BYTES = 100 * 1024 * 1024  # PyPI's default per-file limit
+# warehouse/forklift/metadata.py SUPPORTED_METADATA_VERSIONS (2.0 was never a standard;
+# packaging 26 also reads 2.6, which PyPI does not take yet)
+PYPI_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5")
+# warehouse/forklift/legacy.py: a file decompressing to more than 64 MiB at more than
+# 50 times its size is refused as a zip bomb
+PYPI_RATIO_MIN_SIZE = 64 * 1024 * 1024
+PYPI_RATIO = 50
 
 # warehouse/forklift: the platform tags PyPI accepts on upload.
 _ALLOWED = frozenset(
@@ -53,6 +64,7 @@ class WheelMeta:
     name: str  # as written in METADATA
     version: str
     requires_python: str | None
+    metadata_version: str = ""
 
 
 def project_name(filename: str) -> str:
@@ -88,6 +100,7 @@ def read_meta(path: Path) -> WheelMeta:
         name=str(meta_name).strip(),
         version=str(meta_version).strip(),
         requires_python=str(requires).strip() if requires else None,
+        metadata_version=str(headers.get("Metadata-Version") or "").strip(),
     )
 
 
@@ -112,18 +125,29 @@ _PYPI_COMPRESSION = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflat
 
 
 def compression_refusals(path: Path) -> list[str]:
-    """PyPI takes members stored or deflated only (bzip2, lzma, zstd... are refused)."""
+    """PyPI takes members stored or deflated only (bzip2, lzma, zstd... are refused), and
+    refuses a file that declares more than 64 MiB uncompressed at over 50 times its size."""
     try:
+        size = path.stat().st_size
         with zipfile.ZipFile(path) as zf:
-            odd = sorted({i.compress_type for i in zf.infolist()} - set(_PYPI_COMPRESSION))
+            infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
         return []  # read_meta says it
-    if not odd:
-        return []
-    return [
-        f"members compressed with method(s) {', '.join(map(str, odd))}: PyPI accepts only "
-        "stored or deflate"
-    ]
+    reasons = []
+    odd = sorted({i.compress_type for i in infos} - set(_PYPI_COMPRESSION))
+    if odd:
+        reasons.append(
+            f"members compressed with method(s) {', '.join(map(str, odd))}: PyPI accepts "
+            "only stored or deflate"
+        )
+    total = sum(i.file_size for i in infos)
+    if total > PYPI_RATIO_MIN_SIZE and total > PYPI_RATIO * max(size, 1):
+        reasons.append(
+            f"decompresses to {total} bytes, {total / max(size, 1):.0f} times its size: PyPI "
+            f"refuses more than {PYPI_RATIO_MIN_SIZE // 1024**2} MiB at over {PYPI_RATIO}:1 "
+            "(a zip bomb to it)"
+        )
+    return reasons
 
 
 def pypi_refusals(path: Path) -> list[str]:
@@ -150,10 +174,22 @@ def pypi_refusals(path: Path) -> list[str]:
     if canonicalize_name(meta.name) != name:
         reasons.append(f"METADATA Name {meta.name!r} does not match the file name ({name})")
     try:
-        if Version(meta.version) != version:
+        parsed = Version(meta.version)
+    except InvalidVersion:
+        reasons.append(f"METADATA Version {meta.version!r} is not a valid version")
+    else:
+        if parsed != version:
             reasons.append(
                 f"METADATA Version {meta.version!r} does not match the file name ({version})"
             )
-    except InvalidVersion:
-        reasons.append(f"METADATA Version {meta.version!r} is not a valid version")
+        if parsed.local is not None:
+            reasons.append(
+                f"version {parsed} has a local version label (+{parsed.local}): PyPI refuses "
+                "local versions"
+            )
+    if meta.metadata_version not in PYPI_METADATA_VERSIONS:
+        reasons.append(
+            f"Metadata-Version {meta.metadata_version!r} is not one PyPI accepts "
+            f"({', '.join(PYPI_METADATA_VERSIONS)})"
+        )
     return reasons
