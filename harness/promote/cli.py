@@ -8,6 +8,7 @@ import json
 import os
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -238,18 +239,7 @@ def _targets(args: argparse.Namespace) -> list[Target]:
         if parsed.kind is not TargetKind.PYPI:
             raise UsageError(f"--simple-url {args.simple_url}: not an http(s) URL")
         simple = args.simple_url if args.simple_url.endswith("/") else args.simple_url + "/"
-        targets = [
-            Target(
-                kind=t.kind,
-                label=t.label,
-                upload_url=t.upload_url,
-                simple_url=simple,
-                pypi_rules=t.pypi_rules,
-            )
-            if t is repos[0]
-            else t
-            for t in targets
-        ]
+        targets = [replace(t, simple_url=simple) if t is repos[0] else t for t in targets]
     return targets
 
 
@@ -332,6 +322,15 @@ def _redacting(redact: Redactor) -> Iterator[None]:
         raise
 
 
+class _Refused(Exception):
+    """A destination will refuse files (found while planning): already reported and
+    journaled; carries the error to raise."""
+
+    def __init__(self, error: WheelsFailed) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def run(args: argparse.Namespace) -> int:
     redact = Redactor.from_env(os.environ)
     with _redacting(redact):
@@ -362,11 +361,17 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
         labels = tuple(t.label for t in targets)
 
         def refuse(
-            problems: Sequence[str], refusals: Sequence[Refusal], sha: str | None
+            problems: Sequence[str],
+            refusals: Sequence[Refusal],
+            sha: str | None,
+            *,
+            started: bool = False,
         ) -> WheelsFailed:
             if journal is not None:
-                journal.start_run(report_sha256=sha or "", targets=labels)
-                journal.finish_run(RunOutcome.REFUSED, redact("; ".join(problems)) or None)
+                if not started:
+                    journal.start_run(report_sha256=sha or "", targets=labels)
+                why = "; ".join([*problems, *(f"{r.filename}: {r.reasons[0]}" for r in refusals)])
+                journal.finish_run(RunOutcome.REFUSED, redact(why) or None)
             if args.format == "json":
                 doc = _json_doc(
                     report_dir=report_dir,
@@ -405,6 +410,13 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
             policy=policy,
         )
         promotion: Promotion | None = None
+
+        def plan() -> Promotion:
+            planned = engine.plan(items)
+            if planned.refusals:
+                raise _Refused(refuse([], planned.refusals, report.sha256, started=True))
+            return planned
+
         if journal is not None:
             last = journal.runs[-1] if journal.runs else None
             if last is not None and last.outcome in (
@@ -418,7 +430,7 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
                 )
             journal.start_run(report_sha256=report.sha256, targets=labels)
         try:
-            promotion = engine.plan(items)
+            promotion = plan()
             out.total = sum(1 for s in promotion.steps if s.action is not Action.EXCLUDED)
             if args.dry_run:
                 _finish(
@@ -431,6 +443,8 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
                 )
                 return 0
             engine.execute(promotion)
+        except _Refused as refused:
+            raise refused.error from None
         except KeyboardInterrupt:
             if journal is not None:
                 journal.finish_run(RunOutcome.INTERRUPTED, "interrupted")

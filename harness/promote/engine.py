@@ -65,6 +65,7 @@ class Step:
 class Promotion:
     steps: list[Step] = field(default_factory=list)
     indexes: list[tuple[str, str]] = field(default_factory=list)  # (target, key)
+    refusals: list[Refusal] = field(default_factory=list)  # what a destination will refuse
 
 
 def items_from_gate(gate: GateResult) -> list[Item]:
@@ -144,9 +145,11 @@ class Engine:
         self.sleep = sleep
 
     def plan(self, items: Sequence[Item]) -> Promotion:
-        """Ask every destination about every file. Conflicts stop everything here."""
+        """Ask every destination about every file. What a destination will refuse (a name
+        taken by other content; warehouse's own rules) becomes a per-file refusal in
+        ``promotion.refusals``: the caller sends nothing when there is any."""
         promotion = Promotion()
-        conflicts: list[str] = []
+        refused: dict[str, list[str]] = {}
         for dest in self.destinations:
             for item in items:
                 if excluded(self.policy, dest.target.label, item.filename):
@@ -160,21 +163,27 @@ class Engine:
                     )
                     continue
                 presence = self._check(dest, item)
+                reasons = []
                 if presence.remote is Remote.DIFFERENT:
-                    conflicts.append(
-                        f"{dest.target.label}: {item.filename} already exists there with "
-                        f"other content (sha256 {presence.detail}, ours {item.sha256})"
+                    reasons.append(
+                        f"already exists there with other content (sha256 {presence.detail}, "
+                        f"ours {item.sha256}); a file name is never reused: bump the version "
+                        "or add a build tag"
+                    )
+                reasons += dest.refusals(item, presence)
+                if reasons:
+                    label = dest.target.label
+                    refused.setdefault(item.filename, []).extend(
+                        f"{r} (--to {label})" for r in reasons
                     )
                     continue
                 action = Action.SKIP if presence.remote is Remote.SAME else Action.UPLOAD
                 promotion.steps.append(
                     Step(target=dest.target, item=item, action=action, location=presence.location)
                 )
-        if conflicts:
-            raise WheelsFailed(
-                f"refused: {len(conflicts)} file name(s) already taken by other content, "
-                f"nothing uploaded; {'; '.join(conflicts)}"
-            )
+        promotion.refusals = [
+            Refusal(filename=name, reasons=tuple(reasons)) for name, reasons in refused.items()
+        ]
         return promotion
 
     def _check(self, dest: Destination, item: Item, *, fresh: bool = False) -> Presence:

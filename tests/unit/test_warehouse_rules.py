@@ -9,6 +9,7 @@ import base64
 import hashlib
 import random
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,91 @@ def test_pypi_compression_ratio(tmp_path: Path) -> None:
     assert any("50:1" in r for r in rules.pypi_refusals(sparse))
     small = rewrite(tmp_path / "s", {"yappi/data.bin": _sparse(8)})
     assert rules.pypi_refusals(small) == []  # 8 MiB: under PyPI's 64 MiB floor
+
+
+# ------------------------------------------------------------------ index-side (warehouse)
+
+
+def _page(*files: tuple[str, str, str | None]) -> dict[str, object]:
+    """A PEP 691 JSON project page with PEP 700 upload times: (filename, sha256, time)."""
+    return {
+        "meta": {"api-version": "1.1"},
+        "name": "yappi",
+        "files": [
+            {"filename": f, "url": f"../../packages/{f}", "hashes": {"sha256": h}}
+            | ({"upload-time": t} if t is not None else {})
+            for f, h, t in files
+        ],
+    }
+
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+NEW = "yappi-1.7.6-cp315-cp315-manylinux_2_17_x86_64.whl"
+
+
+def test_release_older_than_14_days_takes_no_new_file() -> None:
+    from harness.promote import warehouse
+    from harness.simple_index import parse_simple_json
+
+    listing = parse_simple_json(
+        "https://pypi.org/simple/yappi/",
+        _page(
+            ("yappi-1.7.6.tar.gz", "a" * 64, "2026-03-17T22:30:00.000000Z"),
+            ("yappi-1.7.6-cp311-cp311-win_amd64.whl", "b" * 64, "2026-03-17T22:31:00Z"),
+            ("yappi-1.7.7-cp311-cp311-win_amd64.whl", "c" * 64, "2026-11-20T10:00:00Z"),
+        ),
+    )
+    (why,) = warehouse.refusals(NEW, "d" * 64, listing, now=NOW)
+    assert "release 1.7.6 was created 2026-03-17" in why
+    assert "older than 14 days" in why
+    # a younger release (5 days) and a new version take new files
+    newer = NEW.replace("1.7.6", "1.7.7")
+    assert warehouse.refusals(newer, "d" * 64, listing, now=NOW) == []
+    assert warehouse.refusals(NEW.replace("1.7.6", "1.8.0"), "d" * 64, listing, now=NOW) == []
+    # exactly at the limit it is still open
+    edge = datetime(2026, 3, 31, 22, 30, tzinfo=UTC)
+    assert warehouse.refusals(NEW, "d" * 64, listing, now=edge) == []
+
+
+def test_release_age_needs_upload_times() -> None:
+    from harness.promote import warehouse
+    from harness.simple_index import parse_simple_html, parse_simple_json
+
+    listing = parse_simple_json(
+        "https://x/simple/yappi/", _page(("yappi-1.7.6.tar.gz", "a" * 64, None))
+    )
+    assert warehouse.refusals(NEW, "d" * 64, listing, now=NOW) == []
+    html = parse_simple_html(
+        "https://x/simple/yappi/", '<a href="yappi-1.7.6.tar.gz#sha256=' + "a" * 64 + '">x</a>'
+    )
+    assert warehouse.refusals(NEW, "d" * 64, html, now=NOW) == []
+    # a hostile timestamp is no timestamp
+    bad = parse_simple_json(
+        "https://x/simple/yappi/", _page(("yappi-1.7.6.tar.gz", "a" * 64, "yesterday"))
+    )
+    assert bad["yappi-1.7.6.tar.gz"].upload_time is None
+
+
+def test_same_content_under_another_name_is_refused() -> None:
+    from harness.promote import warehouse
+    from harness.simple_index import parse_simple_json
+
+    listing = parse_simple_json(
+        "https://pypi.org/simple/yappi/",
+        _page(("yappi-1.8.0-py3-none-any.whl", "e" * 64, "2026-11-24T00:00:00Z")),
+    )
+    renamed = "yappi-1.8.0-1-py3-none-any.whl"
+    (why,) = warehouse.refusals(renamed, "e" * 64, listing, now=NOW)
+    assert "same bytes are already there as yappi-1.8.0-py3-none-any.whl" in why
+    assert warehouse.refusals(renamed, "f" * 64, listing, now=NOW) == []
+
+
+def test_only_warehouse_targets_have_index_rules() -> None:
+    from harness.promote.targets import parse_target
+
+    assert parse_target("pypi").warehouse
+    assert parse_target("testpypi").warehouse
+    assert parse_target("https://pypi.example.org/legacy/").warehouse
+    assert not parse_target("http://127.0.0.1:8080/").warehouse  # pypiserver
+    assert not parse_target("https://devpi.example.org/root/prod/").warehouse
+    assert not parse_target("s3://bucket-x/mirror").warehouse
