@@ -35,7 +35,8 @@ PYPI_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5"
 PYPI_RATIO_MIN_SIZE = 64 * 1024 * 1024
 PYPI_RATIO = 50
 
-# warehouse/forklift: the platform tags PyPI accepts on upload.
+# The platform tags PyPI accepts on upload (warehouse/utils/wheel.py, _parse_platform_tag,
+# as of its 2026 version): a static list, then patterns.
 _ALLOWED = frozenset(
     {
         "any", "win32", "win_arm64", "win_amd64", "win_ia64",
@@ -45,18 +46,23 @@ _ALLOWED = frozenset(
         "manylinux2014_s390x", "linux_armv6l", "linux_armv7l",
     }
 )  # fmt: skip
-_MACOS = re.compile(r"^macosx_(?P<major>\d+)_\d+_(?P<arch>.+)$")
+_MACOS = re.compile(r"^macosx_(?P<major>\d+)_(?P<minor>\d+)_(?P<arch>.+)$")
 _MACOS_ARCHES = frozenset(
     {"ppc", "ppc64", "i386", "x86_64", "arm64", "intel", "fat", "fat3", "fat64", "universal",
      "universal2"}
 )  # fmt: skip
-_LINUX = re.compile(r"^(?:manylinux|musllinux)_\d+_\d+_(?P<arch>.+)$")
-_LINUX_ARCHES = frozenset(
-    {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x", "riscv64",
-     "loongarch64"}
-)  # fmt: skip
-_IOS = re.compile(r"^ios_\d+_\d+_(?:arm64_iphoneos|arm64_iphonesimulator|x86_64_iphonesimulator)$")
+# macOS 10.x by minor version; from 11 on only X_0 (pip has no other tags), and only the
+# majors that exist: 11-15, then 26 (the year-based numbering). Later majors are taken as
+# they come (warehouse adds each release; refusing them here would outlive the list).
+_MACOS_MAJORS = frozenset({11, 12, 13, 14, 15, 26})
+_LINUX = re.compile(r"^(?P<libc>many|musl)linux_\d+_\d+_(?P<arch>.+)$")
+_MUSLLINUX_ARCHES = frozenset(
+    {"x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x", "riscv64"}
+)
+_MANYLINUX_ARCHES = _MUSLLINUX_ARCHES | {"ppc64"}
+_IOS = re.compile(r"^ios_\d+_\d+_(?:arm64|x86_64)_(?:iphoneos|iphonesimulator)$")
 _ANDROID = re.compile(r"^android_\d+_(?:armeabi_v7a|arm64_v8a|x86|x86_64)$")
+_PYEMSCRIPTEN = re.compile(r"^pyemscripten_\d+_\d+_wasm32$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,14 +115,20 @@ def platform_refusal(tag: str) -> str | None:
     if tag in _ALLOWED:
         return None
     if m := _MACOS.match(tag):
-        if 10 <= int(m["major"]) <= 99 and m["arch"] in _MACOS_ARCHES:
+        major, minor = int(m["major"]), int(m["minor"])
+        if m["arch"] not in _MACOS_ARCHES:
+            return f"platform tag {tag}: PyPI does not accept the macOS architecture {m['arch']}"
+        if major == 10 or (minor == 0 and (major in _MACOS_MAJORS or major > 26)):
             return None
-        return f"platform tag {tag} is not a macOS tag PyPI accepts"
+        if major > 10 and minor != 0:
+            return f"platform tag {tag}: PyPI takes macOS {major} only as macosx_{major}_0"
+        return f"platform tag {tag}: PyPI does not accept macOS {major}"
     if m := _LINUX.match(tag):
-        if m["arch"] in _LINUX_ARCHES:
+        arches = _MUSLLINUX_ARCHES if m["libc"] == "musl" else _MANYLINUX_ARCHES
+        if m["arch"] in arches:
             return None
         return f"platform tag {tag} has an architecture PyPI does not accept"
-    if _IOS.match(tag) or _ANDROID.match(tag):
+    if _IOS.match(tag) or _ANDROID.match(tag) or _PYEMSCRIPTEN.match(tag):
         return None
     return f"platform tag {tag} is not accepted by PyPI (only manylinux/musllinux/macosx/win…)"
 

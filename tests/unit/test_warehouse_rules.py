@@ -322,3 +322,25 @@ def test_only_warehouse_targets_have_index_rules() -> None:
     assert not parse_target("http://127.0.0.1:8080/").warehouse  # pypiserver
     assert not parse_target("https://devpi.example.org/root/prod/").warehouse
     assert not parse_target("s3://bucket-x/mirror").warehouse
+
+
+@pytest.mark.parametrize(
+    ("tag", "accepted"),
+    [
+        ("pyemscripten_2026_0_wasm32", True),  # msgpack, simplejson, charset-normalizer do it
+        ("macosx_10_9_x86_64", True),
+        ("macosx_11_0_arm64", True),
+        ("macosx_26_0_universal2", True),
+        ("macosx_11_3_arm64", False),  # 11+: X_0 only
+        ("macosx_16_0_arm64", False),  # no macOS 16 (15 was followed by 26)
+        ("musllinux_1_2_riscv64", True),
+        ("musllinux_1_2_ppc64", False),  # manylinux only
+        ("manylinux_2_17_ppc64", True),
+        ("manylinux_2_36_loongarch64", False),
+        ("ios_13_0_x86_64_iphonesimulator", True),
+        ("android_24_arm64_v8a", True),
+        ("linux_x86_64", False),
+    ],
+)
+def test_pypi_platform_tags(tag: str, accepted: bool) -> None:
+    assert (rules.platform_refusal(tag) is None) is accepted
