@@ -27,7 +27,13 @@ from harness.promote.engine import (
     items_from_gate,
 )
 from harness.promote.engine import refusals as find_refusals
-from harness.promote.gate import REPORT_FILENAME, InvalidReport, evaluate, load_report
+from harness.promote.gate import (
+    MAX_REPORT_BYTES,
+    REPORT_FILENAME,
+    InvalidReport,
+    evaluate,
+    load_report,
+)
 from harness.promote.journal import JOURNAL_FILENAME, Journal, RunOutcome, locked
 from harness.promote.policy import Policy
 from harness.promote.policy import build as build_policy
@@ -336,7 +342,9 @@ def _config_file(args: argparse.Namespace, report_dir: Path) -> tuple[Path | Non
     if name is None:
         return path, None
     try:
-        doc = json.loads((report_dir / REPORT_FILENAME).read_bytes()[:MAX_PEEK])
+        with (report_dir / REPORT_FILENAME).open("rb") as fh:
+            raw = fh.read(MAX_PEEK + 1)
+        doc = json.loads(raw) if len(raw) <= MAX_PEEK else {}
         wheels = doc["inspect"]["wheels"]
         names = {canonicalize_name(parse_wheel_filename(w["filename"])[0]) for w in wheels}
     except (OSError, ValueError, KeyError, TypeError, InvalidWheelFilename, RecursionError):
@@ -351,7 +359,7 @@ def _config_file(args: argparse.Namespace, report_dir: Path) -> tuple[Path | Non
     )
 
 
-MAX_PEEK = 64 * 1024 * 1024
+MAX_PEEK = MAX_REPORT_BYTES
 
 
 def _policy(args: argparse.Namespace, targets: Sequence[Target], config: Path | None) -> Policy:
