@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -23,6 +24,7 @@ class Listed:
     filename: str
     url: str
     hashes: Mapping[str, str]
+    upload_time: datetime | None = None  # PEP 700 (JSON pages of PyPI and some others)
 
 
 class _Links(HTMLParser):
@@ -76,5 +78,17 @@ def parse_simple_json(page_url: str, doc: Any) -> dict[str, Listed]:
             filename=f["filename"],
             url=urljoin(page_url, str(f.get("url", ""))),
             hashes={str(k).lower(): str(v).lower() for k, v in (hashes or {}).items()},
+            upload_time=_upload_time(f.get("upload-time")),
         )
     return out
+
+
+def _upload_time(value: Any) -> datetime | None:
+    """PEP 700 ``upload-time`` (ISO 8601, UTC): None when absent or not a timestamp."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

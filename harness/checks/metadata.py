@@ -18,6 +18,7 @@ from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name, canonicalize_version
 from packaging.version import InvalidVersion, Version
 
+from harness.checks import entrypoints
 from harness.findings import Finding, error, warning
 from harness.wheel import Wheel
 
@@ -49,25 +50,51 @@ def check(wheel: Wheel) -> Iterator[Finding]:
     yield from _check_dist_info_name(wheel, dist_info)
     yield from _check_wheel_file(wheel, dist_info)
     yield from _check_metadata(wheel, dist_info)
+    yield from entrypoints.check(wheel, dist_info)
 
 
 def _check_dist_info_name(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
+    """The .dist-info directory and the file name's own spelling of the name.
+
+    PyPI (warehouse/forklift/legacy.py) takes ``name`` and ``version`` verbatim from the
+    file name (``filename.split("-", 2)``), looks for WHEEL, METADATA, RECORD, entry_points.txt
+    and the license files under ``{name}-{version}.dist-info/``, and refuses a file name whose
+    name part is not the normalized project name with ``_`` (``Foo_Bar-1.0-...`` is refused,
+    ``foo_bar-1.0-...`` is taken)."""
     if wheel.name is None or wheel.version is None:
+        return
+    name_part, _, rest = wheel.filename.partition("-")
+    version_part = rest.partition("-")[0]
+    normalized = str(wheel.name).replace("-", "_")
+    if name_part != normalized:
+        yield error(
+            "filename.invalid",
+            f"the file name starts with {name_part!r}, not the normalized project name "
+            f"{normalized!r} (binary distribution format, escaping): PyPI refuses the upload",
+            name=name_part,
+            expected=normalized,
+        )
+    expected_dir = f"{name_part}-{version_part}.dist-info"
+    if dist_info == expected_dir:
         return
     stem = dist_info[: -len(".dist-info")]
     dname, sep, dversion = stem.rpartition("-")
-    ok = bool(sep) and canonicalize_name(dname) == wheel.name
-    if ok:
+    same = bool(sep) and canonicalize_name(dname) == wheel.name
+    if same:
         try:
-            ok = Version(dversion) == wheel.version
+            same = Version(dversion) == wheel.version
         except InvalidVersion:
-            ok = False
-    if not ok:
-        yield error(
-            "metadata.mismatch",
-            f".dist-info directory does not match the file name's {wheel.name} {wheel.version}",
-            path=dist_info,
+            same = False
+    if same:
+        message = (
+            f".dist-info directory is {dist_info!r}, the file name says {expected_dir!r}: "
+            "PyPI looks for WHEEL and METADATA there and refuses the upload"
         )
+    else:
+        message = (
+            f".dist-info directory does not match the file name's {wheel.name} {wheel.version}"
+        )
+    yield error("metadata.mismatch", message, path=dist_info, expected=expected_dir)
 
 
 def _check_wheel_file(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
@@ -161,7 +188,49 @@ def _check_metadata(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
             f"{canonicalize_version(wheel.version)}",
             path=path,
         )
+    yield from _check_license(wheel, dist_info, meta, path)
     yield from _check_render(meta, path)
+
+
+def _check_license(wheel: Wheel, dist_info: str, meta: Metadata, path: str) -> Iterator[Finding]:
+    """PEP 639 as PyPI enforces it. License-Expression's SPDX syntax and License-File's path
+    syntax are validated by packaging.metadata (metadata.invalid); what it cannot see is
+    whether each License-File is in the wheel, and License beside License-Expression."""
+    try:
+        expression = meta.license_expression
+        legacy = meta.license
+        files = meta.license_files or []
+        metadata_version = Version(meta.metadata_version)
+    except (InvalidMetadata, InvalidVersion):
+        return  # reported by the validation above
+    if expression and legacy:
+        yield error(
+            "metadata.license",
+            "License and License-Expression are both present; since Metadata-Version 2.4 "
+            "they are mutually exclusive (PEP 639) and PyPI refuses the upload: keep "
+            "License-Expression only",
+            path=path,
+            license_expression=expression,
+        )
+    if metadata_version < Version("2.4"):
+        # License-File is undefined before 2.4 (a metadata.invalid warning above); twine
+        # drops it from the upload, so PyPI never looks for the files.
+        return
+    names = {m.name for m in wheel.members if not m.is_dir}
+    for license_file in files:
+        where = f"{dist_info}/licenses/{license_file}"
+        if where in names:
+            continue
+        beside = f"{dist_info}/{license_file}"
+        hint = f" (it is at {beside}, where setuptools < 77 put it)" if beside in names else ""
+        yield error(
+            "metadata.license",
+            f"License-File {license_file!r} is not in the wheel at {where}{hint}; PEP 639 "
+            "puts license files under .dist-info/licenses/ and PyPI refuses the upload",
+            path=path,
+            license_file=license_file,
+            expected=where,
+        )
 
 
 def _check_render(meta: Metadata, path: str) -> Iterator[Finding]:

@@ -7,9 +7,12 @@ import contextlib
 import json
 import os
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from harness import console
 from harness.errors import HarnessError, InputError, UsageError, WheelsFailed
@@ -24,8 +27,16 @@ from harness.promote.engine import (
     items_from_gate,
 )
 from harness.promote.engine import refusals as find_refusals
-from harness.promote.gate import REPORT_FILENAME, InvalidReport, evaluate, load_report
+from harness.promote.gate import (
+    MAX_REPORT_BYTES,
+    REPORT_FILENAME,
+    InvalidReport,
+    evaluate,
+    load_report,
+)
 from harness.promote.journal import JOURNAL_FILENAME, Journal, RunOutcome, locked
+from harness.promote.policy import Policy
+from harness.promote.policy import build as build_policy
 from harness.promote.seal import seal
 from harness.promote.snapshot import Snapshot
 from harness.promote.targets import Target, TargetKind, parse_target
@@ -46,6 +57,11 @@ name with other content is an error.
 An interrupted promotion is completed by running the same command again; REPORT_DIR/
 promote-journal.json records what went where.
 
+Per target, --exclude/--include TARGET=SELECTOR (or [tool.harness.promote] exclude/include
+in pyproject.toml) decide which files go there; --dry-run shows each file's reason.
+SELECTOR: free-threaded, prerelease-python, prerelease, abi3, pure, python:SPEC,
+platform:GLOB, abi:GLOB, or a file-name GLOB.
+
 TARGET: pypi | testpypi | an upload URL (any PyPI-compatible index) | s3://bucket/prefix
 Credentials: TWINE_USERNAME/TWINE_PASSWORD (TWINE_PASSWORD alone: an API token) for
 PyPI targets; the usual AWS variables, profile or role for S3. Never printed.
@@ -54,6 +70,8 @@ examples:
   harness promote report/ --to pypi --dry-run
   harness promote report/ --dist dist/ --to pypi s3://my-wheels/simple-mirror
   harness promote report/ --to s3://wheels --endpoint-url http://127.0.0.1:9000
+  harness promote report/ --to pypi s3://wheels/mirror --exclude pypi=free-threaded \
+      --exclude pypi=prerelease-python --dry-run
 """
 
 
@@ -91,18 +109,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--exclude",
-        metavar="TARGET=GLOB",
+        metavar="TARGET=SELECTOR",
         action="append",
         default=[],
-        help="keep files matching GLOB away from TARGET (repeatable), e.g. "
-        "'pypi=*-cp314t-*' mirrors free-threaded wheels to S3 but not PyPI",
+        help="keep matching files away from TARGET (repeatable). SELECTOR: free-threaded, "
+        "prerelease-python, abi3, pure, python:SPEC (python:>=3.15), platform:GLOB, "
+        "abi:GLOB, or a file-name GLOB; e.g. pypi=free-threaded mirrors free-threaded wheels "
+        "to S3 but not PyPI",
+    )
+    parser.add_argument(
+        "--include",
+        metavar="TARGET=SELECTOR",
+        action="append",
+        default=[],
+        help="send TARGET only the files matching one of its --include selectors "
+        "(repeatable; --exclude wins)",
     )
     parser.add_argument(
         "--config",
-        default="pyproject.toml",
+        default=None,
         metavar="FILE",
-        help="pyproject.toml whose [tool.harness.promote] exclude = {TARGET = [GLOB...]} "
-        "adds to --exclude (default: ./pyproject.toml, if present)",
+        help="pyproject.toml whose [tool.harness.promote] include/exclude = {TARGET = "
+        "[SELECTOR...]} add to the options (default: ./pyproject.toml when its [project] "
+        "name is the report's distribution, or it names none)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -120,7 +149,10 @@ def _size(n: int) -> str:
 
 
 class _Output:
-    def __init__(self, *, fmt: str, redact: Redactor, total: int = 0) -> None:
+    def __init__(
+        self, *, fmt: str, redact: Redactor, total: int = 0, policy: Policy | None = None
+    ) -> None:
+        self.policy = policy or Policy()
         self.fmt = fmt
         self.redact = redact
         self.total = total
@@ -164,14 +196,30 @@ class _Output:
                 self.out(f"    - {why}")
 
     def table(self, promotion: Promotion, *, dry_run: bool) -> None:
-        rows = [("TARGET", "FILE", "ACTION" if dry_run else "RESULT", "SIZE", "TIME")]
-        for s in promotion.steps:
-            result = str(s.action) if dry_run else str(s.outcome)
-            time_s = f"{s.duration_s:.2f} s" if s.outcome is Outcome.UPLOADED else ""
-            rows.append((s.target.label, s.item.filename, result, _size(s.item.size), time_s))
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        for r in rows:
-            self.out("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        """Per target: which files go (and, in a dry run, why the others do not)."""
+        targets: dict[str, list[Step]] = {}
+        for step in promotion.steps:
+            targets.setdefault(step.target.label, []).append(step)
+        for label, steps in targets.items():
+            going = sum(1 for st in steps if st.action is not Action.EXCLUDED)
+            rules = self.policy.describe(label)
+            self.out(f"{label}: {going} of {len(steps)} file(s)" + (f" ({rules})" if rules else ""))
+            rows = []
+            for st in steps:
+                result = str(st.action) if dry_run else str(st.outcome)
+                if st.action is Action.EXCLUDED:
+                    why = st.reason
+                elif st.action is Action.SKIP:
+                    why = "already there, same sha256"
+                elif st.outcome is Outcome.UPLOADED:
+                    why = f"{st.duration_s:.2f} s"
+                else:
+                    why = st.reason
+                rows.append((result, st.item.filename, _size(st.item.size), why))
+            widths = [max(len(r[i]) for r in rows) for i in range(3)]
+            for r in rows:
+                cells = [c.ljust(w) for c, w in zip(r[:3], widths, strict=True)]
+                self.out(("  " + "  ".join([*cells, r[3]])).rstrip())
         if promotion.indexes:
             self.out(f"index pages written: {len(promotion.indexes)}")
             for target, key in promotion.indexes:
@@ -212,6 +260,7 @@ def _json_doc(
                 "attempts": s.attempts,
                 "duration_s": round(s.duration_s, 3),
                 "error": s.error,
+                "reason": s.reason,
             }
             for s in steps
         ],
@@ -238,23 +287,16 @@ def _targets(args: argparse.Namespace) -> list[Target]:
         if parsed.kind is not TargetKind.PYPI:
             raise UsageError(f"--simple-url {args.simple_url}: not an http(s) URL")
         simple = args.simple_url if args.simple_url.endswith("/") else args.simple_url + "/"
-        targets = [
-            Target(
-                kind=t.kind,
-                label=t.label,
-                upload_url=t.upload_url,
-                simple_url=simple,
-                pypi_rules=t.pypi_rules,
-            )
-            if t is repos[0]
-            else t
-            for t in targets
-        ]
+        targets = [replace(t, simple_url=simple) if t is repos[0] else t for t in targets]
     return targets
 
 
-def config_policy(path: Path) -> dict[str, list[str]]:
-    """[tool.harness.promote] exclude = {"pypi" = ["*-cp314t-*"], ...} of a pyproject.toml."""
+POLICY_KEYS = ("include", "exclude")
+
+
+def config_policy(path: Path) -> dict[str, dict[str, list[str]]]:
+    """[tool.harness.promote] include/exclude = {"pypi" = ["free-threaded"], ...} of a
+    pyproject.toml: ``{"include": {...}, "exclude": {...}}`` (selectors checked later)."""
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -265,37 +307,71 @@ def config_policy(path: Path) -> dict[str, list[str]]:
     where = f"{path}: [tool.harness.promote]"
     if not isinstance(table, dict):
         raise InputError(f"{where}: expected a table")
-    unknown = sorted(set(table) - {"exclude"})
+    unknown = sorted(set(table) - set(POLICY_KEYS))
     if unknown:
-        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)} (known: exclude)")
-    exclude = table.get("exclude", {})
-    if not isinstance(exclude, dict) or not all(
-        isinstance(globs, list) and all(isinstance(g, str) and g for g in globs)
-        for globs in exclude.values()
-    ):
-        raise InputError(f"{where} exclude: expected {{TARGET = [GLOB, ...]}}")
-    return {str(label): list(globs) for label, globs in exclude.items()}
+        raise InputError(
+            f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(POLICY_KEYS)})"
+        )
+    out: dict[str, dict[str, list[str]]] = {}
+    for key in POLICY_KEYS:
+        value = table.get(key, {})
+        if not isinstance(value, dict) or not all(
+            isinstance(selectors, list) and all(isinstance(x, str) and x for x in selectors)
+            for selectors in value.values()
+        ):
+            raise InputError(f"{where} {key}: expected {{TARGET = [SELECTOR, ...]}}")
+        if value:
+            out[key] = {str(label): list(selectors) for label, selectors in value.items()}
+    return out
 
 
-def _policy(
-    specs: Sequence[str], targets: Sequence[Target], configured: Mapping[str, Sequence[str]]
-) -> dict[str, list[str]]:
-    """--exclude TARGET=GLOB (validated against the --to targets) plus the configured
-    policy (entries for targets not promoted to this time are simply not used)."""
-    labels = {t.label for t in targets}
-    policy: dict[str, list[str]] = {
-        label: list(globs) for label, globs in configured.items() if label in labels
-    }
-    for spec in specs:
-        label, sep, glob = spec.rpartition("=")
-        if not sep or not label or not glob:
-            raise UsageError(f"--exclude {spec!r}: expected TARGET=GLOB, e.g. pypi=*-cp314t-*")
-        if label not in labels:
-            raise UsageError(
-                f"--exclude {spec!r}: {label} is not a --to target ({', '.join(sorted(labels))})"
-            )
-        policy.setdefault(label, []).append(glob)
-    return policy
+def _config_file(args: argparse.Namespace, report_dir: Path) -> tuple[Path | None, str | None]:
+    """The pyproject.toml whose policy applies, and a note when ./pyproject.toml does not:
+    the rule of every command (docs/reference.md, "whose pyproject.toml")."""
+    from harness.config import project_name
+
+    if args.config is not None:
+        path = Path(args.config)
+        if not path.is_file():
+            raise UsageError(f"--config {path}: no such file")
+        return path, None
+    path = Path("pyproject.toml")
+    if not path.is_file():
+        return None, None
+    name = project_name(path)
+    if name is None:
+        return path, None
+    try:
+        with (report_dir / REPORT_FILENAME).open("rb") as fh:
+            raw = fh.read(MAX_PEEK + 1)
+        doc = json.loads(raw) if len(raw) <= MAX_PEEK else {}
+        wheels = doc["inspect"]["wheels"]
+        names = {canonicalize_name(parse_wheel_filename(w["filename"])[0]) for w in wheels}
+    except (OSError, ValueError, KeyError, TypeError, InvalidWheelFilename, RecursionError):
+        names = set()  # the gate reports what is wrong with the report
+    if name in names:
+        return path, None
+    if not config_policy(path):
+        return None, None  # nothing it would have said: no note
+    return None, (
+        f"{path}: [tool.harness.promote] not used (project {name!r}, promoting "
+        f"{', '.join(sorted(names)) or 'another'}); pass --config to apply it"
+    )
+
+
+MAX_PEEK = MAX_REPORT_BYTES
+
+
+def _policy(args: argparse.Namespace, targets: Sequence[Target], config: Path | None) -> Policy:
+    configured = config_policy(config) if config is not None else {}
+    labels = [t.label for t in targets]
+    return build_policy(
+        labels,
+        cli_include=args.include,
+        cli_exclude=args.exclude,
+        configured=configured,
+        config_source=str(config) if config is not None else "pyproject.toml",
+    )
 
 
 def _destinations(
@@ -332,6 +408,15 @@ def _redacting(redact: Redactor) -> Iterator[None]:
         raise
 
 
+class _Refused(Exception):
+    """A destination will refuse files (found while planning): already reported and
+    journaled; carries the error to raise."""
+
+    def __init__(self, error: WheelsFailed) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def run(args: argparse.Namespace) -> int:
     redact = Redactor.from_env(os.environ)
     with _redacting(redact):
@@ -353,8 +438,14 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
     if args.retries < 0 or args.retries > 20:
         raise UsageError("--retries: expected 0..20")
     targets = _targets(args)
-    policy = _policy(args.exclude, targets, config_policy(Path(args.config)))
-    out = _Output(fmt=args.format, redact=redact)
+    config, note = _config_file(args, report_dir)
+    policy = _policy(args, targets, config)
+    out = _Output(fmt=args.format, redact=redact, policy=policy)
+    if note:
+        out.err(note)
+    for key, table in (config_policy(config) if config else {}).items():
+        for label in sorted(set(table) - {t.label for t in targets}):
+            out.err(f"{config}: [tool.harness.promote] {key} for {label!r}: not a --to target")
     lock = contextlib.nullcontext() if args.dry_run else locked(report_dir)
     # every file is read once, into a private copy that is re-inspected, hashed and sent
     with lock, Snapshot() as snapshot:
@@ -362,11 +453,17 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
         labels = tuple(t.label for t in targets)
 
         def refuse(
-            problems: Sequence[str], refusals: Sequence[Refusal], sha: str | None
+            problems: Sequence[str],
+            refusals: Sequence[Refusal],
+            sha: str | None,
+            *,
+            started: bool = False,
         ) -> WheelsFailed:
             if journal is not None:
-                journal.start_run(report_sha256=sha or "", targets=labels)
-                journal.finish_run(RunOutcome.REFUSED, redact("; ".join(problems)) or None)
+                if not started:
+                    journal.start_run(report_sha256=sha or "", targets=labels)
+                why = "; ".join([*problems, *(f"{r.filename}: {r.reasons[0]}" for r in refusals)])
+                journal.finish_run(RunOutcome.REFUSED, redact(why) or None)
             if args.format == "json":
                 doc = _json_doc(
                     report_dir=report_dir,
@@ -405,6 +502,13 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
             policy=policy,
         )
         promotion: Promotion | None = None
+
+        def plan() -> Promotion:
+            planned = engine.plan(items)
+            if planned.refusals:
+                raise _Refused(refuse([], planned.refusals, report.sha256, started=True))
+            return planned
+
         if journal is not None:
             last = journal.runs[-1] if journal.runs else None
             if last is not None and last.outcome in (
@@ -418,7 +522,7 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
                 )
             journal.start_run(report_sha256=report.sha256, targets=labels)
         try:
-            promotion = engine.plan(items)
+            promotion = plan()
             out.total = sum(1 for s in promotion.steps if s.action is not Action.EXCLUDED)
             if args.dry_run:
                 _finish(
@@ -431,6 +535,8 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
                 )
                 return 0
             engine.execute(promotion)
+        except _Refused as refused:
+            raise refused.error from None
         except KeyboardInterrupt:
             if journal is not None:
                 journal.finish_run(RunOutcome.INTERRUPTED, "interrupted")

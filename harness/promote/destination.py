@@ -46,6 +46,11 @@ class Destination(Protocol):
 
     def check(self, item: Item, *, fresh: bool = False) -> Presence: ...
 
+    def refusals(self, item: Item, presence: Presence) -> list[str]:
+        """Why this destination will refuse ``item``, known before anything is sent
+        (beyond a name taken by other content, which the engine refuses everywhere)."""
+        ...
+
     def put(self, item: Item) -> str:
         """Upload; return the file's location. Raises TransientError or a HarnessError."""
         ...

@@ -11,9 +11,8 @@ A rerun starts again at 1; step 2 makes it skip what an interrupted run already 
 
 from __future__ import annotations
 
-import fnmatch
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -22,6 +21,7 @@ from harness.promote import rules
 from harness.promote.destination import Destination, Item, Presence, Remote, TransientError
 from harness.promote.gate import GateResult
 from harness.promote.journal import FileEntry, FileState, IndexEntry, Journal, now
+from harness.promote.policy import Policy
 from harness.promote.targets import Target, TargetKind
 from harness.redact import Redactor
 
@@ -59,12 +59,14 @@ class Step:
     duration_s: float = 0.0
     attempts: int = 0
     error: str | None = None
+    reason: str = ""  # the per-target policy's why (excluded by / included by ...)
 
 
 @dataclass(kw_only=True)
 class Promotion:
     steps: list[Step] = field(default_factory=list)
     indexes: list[tuple[str, str]] = field(default_factory=list)  # (target, key)
+    refusals: list[Refusal] = field(default_factory=list)  # what a destination will refuse
 
 
 def items_from_gate(gate: GateResult) -> list[Item]:
@@ -91,26 +93,18 @@ def items_from_gate(gate: GateResult) -> list[Item]:
     return items
 
 
-Policy = Mapping[str, Sequence[str]]  # target label -> file name globs kept away from it
-
-
-def excluded(policy: Policy, label: str, filename: str) -> bool:
-    """Whether the per-target policy keeps ``filename`` away from target ``label``."""
-    return any(fnmatch.fnmatchcase(filename, g) for g in policy.get(label, ()))
-
-
 def refusals(
     gate: GateResult, targets: Sequence[Target], policy: Policy | None = None
 ) -> list[Refusal]:
     """Per file: the gate's reasons, plus what PyPI would refuse when a PyPI target gets it
     (a file the policy keeps away from every PyPI target is not held to PyPI's rules)."""
-    policy = policy or {}
+    policy = policy or Policy()
     pypi = [t.label for t in targets if t.kind is TargetKind.PYPI and t.pypi_rules]
     out: list[Refusal] = []
     for f in gate.files:
         reasons = list(f.reasons)
         source = f.source
-        labels = [label for label in pypi if not excluded(policy, label, f.filename)]
+        labels = [label for label in pypi if policy.goes(label, f.filename)]
         if f.ok and source is not None and labels:
             reasons += [f"{r} (--to {', '.join(labels)})" for r in rules.pypi_refusals(source)]
         if reasons:
@@ -134,7 +128,7 @@ class Engine:
         sleep: Callable[[float], None] = time.sleep,
         policy: Policy | None = None,
     ) -> None:
-        self.policy: Policy = policy or {}
+        self.policy: Policy = policy or Policy()
         self.destinations = destinations
         self.journal = journal
         self.redact = redact
@@ -144,37 +138,53 @@ class Engine:
         self.sleep = sleep
 
     def plan(self, items: Sequence[Item]) -> Promotion:
-        """Ask every destination about every file. Conflicts stop everything here."""
+        """Ask every destination about every file. What a destination will refuse (a name
+        taken by other content; warehouse's own rules) becomes a per-file refusal in
+        ``promotion.refusals``: the caller sends nothing when there is any."""
         promotion = Promotion()
-        conflicts: list[str] = []
+        refused: dict[str, list[str]] = {}
         for dest in self.destinations:
             for item in items:
-                if excluded(self.policy, dest.target.label, item.filename):
+                decision = self.policy.decide(dest.target.label, item.filename)
+                if not decision.goes:
                     promotion.steps.append(
                         Step(
                             target=dest.target,
                             item=item,
                             action=Action.EXCLUDED,
                             outcome=Outcome.EXCLUDED,
+                            reason=decision.why,
                         )
                     )
                     continue
                 presence = self._check(dest, item)
+                reasons = []
                 if presence.remote is Remote.DIFFERENT:
-                    conflicts.append(
-                        f"{dest.target.label}: {item.filename} already exists there with "
-                        f"other content (sha256 {presence.detail}, ours {item.sha256})"
+                    reasons.append(
+                        f"already exists there with other content (sha256 {presence.detail}, "
+                        f"ours {item.sha256}); a file name is never reused: bump the version "
+                        "or add a build tag"
+                    )
+                reasons += dest.refusals(item, presence)
+                if reasons:
+                    label = dest.target.label
+                    refused.setdefault(item.filename, []).extend(
+                        f"{r} (--to {label})" for r in reasons
                     )
                     continue
                 action = Action.SKIP if presence.remote is Remote.SAME else Action.UPLOAD
                 promotion.steps.append(
-                    Step(target=dest.target, item=item, action=action, location=presence.location)
+                    Step(
+                        target=dest.target,
+                        item=item,
+                        action=action,
+                        location=presence.location,
+                        reason=decision.why,
+                    )
                 )
-        if conflicts:
-            raise WheelsFailed(
-                f"refused: {len(conflicts)} file name(s) already taken by other content, "
-                f"nothing uploaded; {'; '.join(conflicts)}"
-            )
+        promotion.refusals = [
+            Refusal(filename=name, reasons=tuple(reasons)) for name, reasons in refused.items()
+        ]
         return promotion
 
     def _check(self, dest: Destination, item: Item, *, fresh: bool = False) -> Presence:

@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -28,6 +29,7 @@ from urllib3.util.retry import Retry
 
 from harness import __version__
 from harness.errors import InfraError, UsageError, WheelsFailed
+from harness.promote import warehouse
 from harness.promote.destination import (
     Item,
     Presence,
@@ -222,6 +224,14 @@ class PypiIndex:
             return Presence(remote=Remote.SAME, location=listed.url)
         detail = listed.hashes.get("sha256", "content differs")
         return Presence(remote=Remote.DIFFERENT, location=listed.url, detail=detail)
+
+    def refusals(self, item: Item, presence: Presence) -> list[str]:
+        """Warehouse's index-side rules (harness.promote.warehouse) for a file not there yet;
+        other indexes (pypiserver, devpi, ...) have none of them."""
+        if not self.target.warehouse or presence.remote is not Remote.ABSENT:
+            return []
+        listing = self.listing(item.project)
+        return warehouse.refusals(item.filename, item.sha256, listing, now=datetime.now(UTC))
 
     def _same_content(self, item: Item, listed: Listed) -> bool:
         if "sha256" in listed.hashes:

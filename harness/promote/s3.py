@@ -182,6 +182,9 @@ class S3Mirror:
             return Presence(remote=Remote.SAME, location=self.location(key))
         return Presence(remote=Remote.DIFFERENT, location=self.location(key), detail=recorded)
 
+    def refusals(self, item: Item, presence: Presence) -> list[str]:
+        return []  # a bucket takes any new key; a key with other content is never overwritten
+
     def put(self, item: Item) -> str:
         key = self.file_key(item)
         md5 = hashlib.md5()

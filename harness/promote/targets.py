@@ -30,6 +30,9 @@ class Target:
     upload_url: str = ""  # PYPI
     simple_url: str = ""  # PYPI: where to ask which files exist
     pypi_rules: bool = True  # refuse what PyPI refuses (platform tags, name/version)
+    # the index is warehouse (PyPI, TestPyPI, or a ".../legacy/" upload URL): its index-side
+    # rules apply too (no new files in a release older than 14 days, no content twice)
+    warehouse: bool = False
     bucket: str = ""  # S3
     prefix: str = ""  # S3, no leading/trailing slash
     endpoint_url: str | None = None  # S3-compatible stores
@@ -48,7 +51,11 @@ def parse_target(spec: str, *, endpoint_url: str | None = None) -> Target:
     spec = spec.strip()
     if spec == "pypi":
         return Target(
-            kind=TargetKind.PYPI, label=spec, upload_url=PYPI_UPLOAD, simple_url=PYPI_SIMPLE
+            kind=TargetKind.PYPI,
+            label=spec,
+            upload_url=PYPI_UPLOAD,
+            simple_url=PYPI_SIMPLE,
+            warehouse=True,
         )
     if spec == "testpypi":
         return Target(
@@ -56,6 +63,7 @@ def parse_target(spec: str, *, endpoint_url: str | None = None) -> Target:
             label=spec,
             upload_url=TESTPYPI_UPLOAD,
             simple_url=TESTPYPI_SIMPLE,
+            warehouse=True,
         )
     parts = urlsplit(spec)
     if parts.scheme == "s3":
@@ -101,7 +109,13 @@ def _repository(spec: str) -> Target:
     # most others take uploads at the root and serve "/simple/" under it.
     base = path[: -len("legacy/")] if path.endswith("/legacy/") else path
     simple = urlunsplit((parts.scheme, parts.netloc, base + "simple/", "", ""))
-    return Target(kind=TargetKind.PYPI, label=upload, upload_url=upload, simple_url=simple)
+    return Target(
+        kind=TargetKind.PYPI,
+        label=upload,
+        upload_url=upload,
+        simple_url=simple,
+        warehouse=path.endswith("/legacy/"),
+    )
 
 
 def _s3(spec: str, bucket: str, path: str, endpoint_url: str | None) -> Target:

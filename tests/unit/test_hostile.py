@@ -548,6 +548,7 @@ def test_pypi_refuses_compression_other_than_deflate(tmp_path: Path) -> None:
 
 def test_policy_keeps_pypi_rules_off_files_not_sent_there(tmp_path: Path) -> None:
     from harness.promote.engine import refusals
+    from harness.promote.policy import build
     from harness.promote.targets import parse_target
 
     w = make_wheel(tmp_path / "d", version="2.0.0", tag="cp311-cp311-linux_x86_64")
@@ -555,7 +556,8 @@ def test_policy_keeps_pypi_rules_off_files_not_sent_there(tmp_path: Path) -> Non
     gate = evaluate(load_report(tmp_path / "r"))
     targets = [parse_target("pypi"), parse_target("s3://bucket-x/mirror")]
     assert refusals(gate, targets)  # PyPI would refuse linux_x86_64
-    assert refusals(gate, targets, {"pypi": ["*-linux_x86_64.whl"]}) == []
+    away = build([t.label for t in targets], cli_exclude=["pypi=*-linux_x86_64.whl"])
+    assert refusals(gate, targets, away) == []
 
 
 def test_exclude_option_is_validated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -573,7 +575,7 @@ def test_policy_from_pyproject(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     good = tmp_path / "good.toml"
     good.write_text('[tool.harness.promote]\nexclude = {pypi = ["*-cp314t-*"]}\n')
-    assert config_policy(good) == {"pypi": ["*-cp314t-*"]}
+    assert config_policy(good) == {"exclude": {"pypi": ["*-cp314t-*"]}}
     assert config_policy(tmp_path / "absent.toml") == {}
     bad = tmp_path / "bad.toml"
     bad.write_text('[tool.harness.promote]\nexclude = {pypi = "*"}\n')
