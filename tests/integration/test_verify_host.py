@@ -357,3 +357,70 @@ def test_host_cell_sees_only_its_wheelhouse(
     assert "PIP_CONFIG_FILE" in seen  # = os.devnull: pip reads no config file at all
     assert f"HOME {home}" not in seen
     assert "USER-SITE False" in seen
+
+
+def _repackaged_yappi(
+    dest: Path, name: str, tests_init: str, so_bytes: bytes | None = None
+) -> Path:
+    """yappi's real extension moved to NAME/tests/_yappi*.so, with NAME/tests/__init__.py
+    = ``tests_init`` (greenlet's layout: a test extension inside a tests package)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    with zipfile.ZipFile(HOST_WHEEL) as zf:
+        so_name = next(n for n in zf.namelist() if n.startswith("_yappi") and n.endswith(".so"))
+        so = zf.read(so_name) if so_bytes is None else so_bytes
+        wheel_meta = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/WHEEL")))
+    dist_info = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}/__init__.py": b"",
+        f"{name}/tests/__init__.py": tests_init.encode(),
+        f"{name}/tests/{so_name}": so,
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+        f"{dist_info}/WHEEL": wheel_meta,
+    }
+    record = (
+        "".join(
+            f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},"
+            f"{len(d)}\n"
+            for p, d in files.items()
+        )
+        + f"{dist_info}/RECORD,,\n"
+    )
+    tag = HOST_WHEEL.name.split("-", 2)[2]
+    out = dest / f"{name}-1.0-{tag}"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p, d in files.items():
+            zf.writestr(p, d)
+        zf.writestr(f"{dist_info}/RECORD", record)
+    return out
+
+
+def test_extension_in_a_package_whose_init_needs_a_test_dependency(tmp_path: Path) -> None:
+    """greenlet ships greenlet/tests/_test_extension*.so and greenlet/tests/__init__.py
+    imports psutil, a test dependency. Importing the extension by its dotted name fails in
+    the parent's __init__, not in the compiled code: the suite loads the file directly and
+    passes, with the parent's error kept. A broken .so in the same place still fails."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    good = _repackaged_yappi(dist, "testpkg_ok", "import harness_no_such_test_dep_9b1\n")
+    reports = tmp_path / "reports"
+    assert main(["verify", str(good), "--report-dir", str(reports)]) == 0
+    run = json.loads((reports / "report.json").read_text())["runs"][0]
+    checks = next(s for s in run["steps"] if s["name"] == "smoke:import")["detail"]["checks"]
+    ext = next(c for c in checks if ".tests._yappi" in c["name"])
+    assert ext["ok"] is True
+    assert ext["detail"]["loaded_directly"] is True
+    assert "harness_no_such_test_dep_9b1" in ext["detail"]["parent_error"]
+
+    broken_dist = tmp_path / "broken"
+    broken_dist.mkdir()
+    bad = _repackaged_yappi(
+        broken_dist, "testpkg_bad", "import harness_no_such_test_dep_9b1\n", b"\x7fELF broken"
+    )
+    reports = tmp_path / "reports-bad"
+    assert main(["verify", str(bad), "--report-dir", str(reports)]) == 1
+    run = json.loads((reports / "report.json").read_text())["runs"][0]
+    assert run["status"] == "failed"
+    assert "testpkg_bad.tests._yappi" in run["reason"]
