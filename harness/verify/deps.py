@@ -223,6 +223,8 @@ def _fill(
         errors = [ln for ln in lines if ln.startswith("ERROR:")]
         last = (errors or lines or [f"exit {r.returncode}"])[-1]
         why = f"timed out after {cfg.timeout_s}s" if r.timed_out else last[:300]
+        if "SSL module is not available" in text:
+            why = f"the env's Python has no ssl module, so its pip cannot reach {index_url(cfg)}"
         raise DepsError(redact(f"resolving its dependencies in the env failed: {why}"), step)
     return step
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from harness import __version__, console
 from harness import config as config_mod
 from harness.checks.platforms import OS, parse_platform
-from harness.coverage import WheelFile, compute, required_families
+from harness.coverage import WheelFile, compute, read_requires_python, required_families
 from harness.coverage import parse_wheel as parse_wheel_name
 from harness.envs import Environment, EnvKind, EnvSpec, Probe, environment
 from harness.errors import HarnessError, UsageError
@@ -108,7 +108,11 @@ def verify(
     if shard is not None:
         shard.check_wheels({(w.wheel.filename, w.wheel.sha256) for w in inspected.wheels})
     files = [w.wheel.path for w in inspected.wheels]
-    wheel_files: list[WheelFile] = [parse_wheel_name(p.name) for p in files]
+    # with Requires-Python, as pip reads it: a py3-none-any wheel for >=3.11 is no
+    # candidate in a 3.9 env (coverage 7.17.4, multidict 7.2.1)
+    wheel_files: list[WheelFile] = [
+        parse_wheel_name(p.name, read_requires_python(p)) for p in files
+    ]
     ready, broken = prepare_envs(specs, log)
     cov = compute(
         wheel_files,

@@ -424,3 +424,27 @@ def test_extension_in_a_package_whose_init_needs_a_test_dependency(tmp_path: Pat
     run = json.loads((reports / "report.json").read_text())["runs"][0]
     assert run["status"] == "failed"
     assert "testpkg_bad.tests._yappi" in run["reason"]
+
+
+def test_requires_python_decides_the_pick_in_verify_too(tmp_path: Path) -> None:
+    """coverage 7.17.4 and multidict 7.2.1 ship a py3-none-any wheel for Requires-Python
+    >=3.11 next to their compiled ones: pip never installs it on an older Python, so verify
+    must not plan that cell (it did, and the cell failed in pip: a false alarm)."""
+    import zipfile
+
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    wheel = dist / "rp_probe-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("rp_probe/__init__.py", "")
+        zf.writestr(
+            "rp_probe-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: rp_probe\nVersion: 1.0\nRequires-Python: >=3.99\n",
+        )
+        zf.writestr("rp_probe-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nTag: py3-none-any\n")
+        zf.writestr("rp_probe-1.0.dist-info/RECORD", "")
+    reports = tmp_path / "reports"
+    main(["verify", str(wheel), "--report-dir", str(reports)])
+    doc = json.loads((reports / "report.json").read_text())
+    assert [r["env"] for r in doc["runs"]] == ["static"]  # no cell: pip would not pick it
+    assert doc["coverage"]["wheels"][0]["ran_in"] == []
