@@ -448,3 +448,84 @@ def test_requires_python_decides_the_pick_in_verify_too(tmp_path: Path) -> None:
     doc = json.loads((reports / "report.json").read_text())
     assert [r["env"] for r in doc["runs"]] == ["static"]  # no cell: pip would not pick it
     assert doc["coverage"]["wheels"][0]["ran_in"] == []
+
+
+OPTDEP_C = """
+#include <Python.h>
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "_ext", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit__ext(void) {
+    PyObject *dep = PyImport_ImportModule("%s");
+    if (dep == NULL) return NULL;
+    Py_DECREF(dep);
+    return PyModule_Create(&def);
+}
+"""
+
+
+def _optdep_wheel(dest: Path, name: str, needs: str) -> Path:
+    """NAME/_ext: a compiled module whose init imports module ``needs`` (as zstandard's
+    CFFI backend `zstandard._cffi` imports `_cffi_backend`, from an optional extra)."""
+    import base64
+    import hashlib
+    import subprocess
+    import sysconfig
+    import zipfile
+
+    src = dest / "ext.c"
+    src.write_text(OPTDEP_C % needs)
+    so = dest / "ext.so"
+    subprocess.run(
+        ["gcc", "-O1", "-fPIC", "-shared", f"-I{sysconfig.get_path('include')}", str(src),
+         "-o", str(so)],
+        check=True,
+    )  # fmt: skip
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    dist_info = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}/__init__.py": b"",
+        f"{name}/_ext{suffix}": so.read_bytes(),
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+            'Requires-Dist: harness-absent-optional-dep; extra == "fast"\n'
+        ).encode(),
+        f"{dist_info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\n"
+        f"Tag: {PY}-{PY}-manylinux_2_17_x86_64\n".encode(),
+    }
+    record = (
+        "".join(
+            f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},"
+            f"{len(d)}\n"
+            for p, d in files.items()
+        )
+        + f"{dist_info}/RECORD,,\n"
+    )
+    out = dest / f"{name}-1.0-{PY}-{PY}-manylinux_2_17_x86_64.whl"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p, d in files.items():
+            zf.writestr(p, d)
+        zf.writestr(f"{dist_info}/RECORD", record)
+    return out
+
+
+def test_extension_needing_an_optional_dependency_is_skipped_not_failed(tmp_path: Path) -> None:
+    """zstandard ships zstandard/_cffi*.so, which imports _cffi_backend from cffi, an
+    optional extra: `import zstandard` works without it, so the cell passes and the check
+    says which module was missing. A module of the wheel's own that is missing still fails."""
+    good = _optdep_wheel(tmp_path, "optdep_ok", "harness_absent_optional_dep_4c2")
+    reports = tmp_path / "reports"
+    main(["verify", str(good), "--report-dir", str(reports)])
+    run = json.loads((reports / "report.json").read_text())["runs"][0]
+    assert run["status"] == "passed", run["reason"]
+    checks = next(s for s in run["steps"] if s["name"] == "smoke:import")["detail"]["checks"]
+    ext = next(c for c in checks if c["name"] == "import optdep_ok._ext")
+    assert ext["ok"] is True
+    assert "harness_absent_optional_dep_4c2" in ext["detail"]
+    assert ext["detail"].startswith("skipped: needs module")
+
+    (tmp_path / "own").mkdir()
+    own = _optdep_wheel(tmp_path / "own", "optdep_own", "optdep_own._gone")
+    reports = tmp_path / "reports-own"
+    main(["verify", str(own), "--report-dir", str(reports)])
+    run = json.loads((reports / "report.json").read_text())["runs"][0]
+    assert run["status"] == "failed"
+    assert "optdep_own._gone" in run["reason"]
