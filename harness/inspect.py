@@ -236,7 +236,7 @@ def clear_caches() -> None:
     """The binary parsers cache by content: drop it between wheels (bounded memory)."""
     from harness.checks import binfmt
 
-    for fn in (binfmt.elf_info, binfmt.macho_info, binfmt.pe_info):
+    for fn in (binfmt.elf_file, binfmt.elf_info, binfmt.macho_info, binfmt.pe_file, binfmt.pe_info):
         fn.cache_clear()
 
 

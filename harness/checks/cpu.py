@@ -25,7 +25,6 @@ with and without ``HARNESS_NO_ISA_SCAN=1``).
 from __future__ import annotations
 
 import bisect
-import io
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
+from harness.checks.binfmt import elf_file
 from harness.checks.platforms import OS, Platform, parse_platform
 from harness.findings import Finding, Severity
 from harness.wheel import BinaryKind, Wheel
@@ -257,15 +257,14 @@ class Scan:
 
 
 def elf_code(data: bytes) -> CodeImage | None:
-    from elftools.elf.elffile import ELFFile
-
-    elf = ELFFile(io.BytesIO(data))
+    parsed = elf_file(data)
+    elf = parsed.elf
     family = {"EM_X86_64": Family.X86_64, "EM_386": Family.I686, "EM_AARCH64": Family.AARCH64}
     fam = family.get(elf["e_machine"])
     if fam is None or (fam is Family.X86_64 and elf.elfclass != 64):
         return None
     regions: list[tuple[int, bytes]] = []
-    for sec in elf.iter_sections():
+    for sec in parsed.sections:
         if sec["sh_flags"] & 0x4 and sec["sh_type"] == "SHT_PROGBITS" and sec["sh_size"]:
             off, size = sec["sh_offset"], sec["sh_size"]
             regions.append((sec["sh_addr"], data[off : off + size]))
@@ -274,11 +273,10 @@ def elf_code(data: bytes) -> CodeImage | None:
 
 def elf_functions(data: bytes) -> tuple[tuple[int, int, str], ...]:
     """Sized STT_FUNC symbols of .symtab and .dynsym, sorted by address."""
-    from elftools.elf.elffile import ELFFile
     from elftools.elf.sections import SymbolTableSection
 
     functions: list[tuple[int, int, str]] = []
-    for sec in ELFFile(io.BytesIO(data)).iter_sections():
+    for sec in elf_file(data).sections:
         if isinstance(sec, SymbolTableSection) and sec.name in (".symtab", ".dynsym"):
             for sym in sec.iter_symbols():
                 if sym["st_info"]["type"] == "STT_FUNC" and sym["st_size"] and sym.name:
