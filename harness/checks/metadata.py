@@ -131,23 +131,14 @@ def _check_metadata(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
         if problem is not None:
             yield problem
         return
-    raw_meta, _unparsed = parse_email(text)
-    try:
-        meta = Metadata.from_raw(raw_meta, validate=True)
-    except ExceptionGroup as group:
-        fatal = False
-        for exc in group.exceptions:
-            field = exc.field if isinstance(exc, InvalidMetadata) else None
-            if "introduced in metadata version" in str(exc):
-                # e.g. License-File in Metadata-Version 2.1, as setuptools < 77 wrote it:
-                # PyPI accepted thousands of such uploads; worth fixing, not a release blocker.
-                yield warning("metadata.invalid", str(exc), path=path, field=field)
-            else:
-                fatal = True
-                yield error("metadata.invalid", str(exc), path=path, field=field)
+    meta, problems = _parse_metadata(text)
+    for fatal, message, field in problems:
         if fatal:
-            return
-        meta = Metadata.from_raw(raw_meta, validate=False)
+            yield error("metadata.invalid", message, path=path, field=field)
+        else:
+            yield warning("metadata.invalid", message, path=path, field=field)
+    if meta is None:
+        return
     if wheel.name is not None and canonicalize_name(meta.name) != wheel.name:
         yield error(
             "metadata.mismatch",
@@ -162,6 +153,28 @@ def _check_metadata(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
             path=path,
         )
     yield from _check_render(meta, path)
+
+
+@lru_cache(maxsize=8)
+def _parse_metadata(text: str) -> tuple[Metadata | None, tuple[tuple[bool, str, str | None], ...]]:
+    """METADATA parsed and validated by packaging: (the Metadata, or None when a problem is
+    fatal; the problems as (fatal, message, field)). The wheels of a release share a few
+    distinct METADATA files (62 yappi wheels: 4), so each is parsed once per run."""
+    raw_meta, _unparsed = parse_email(text)
+    try:
+        return Metadata.from_raw(raw_meta, validate=True), ()
+    except ExceptionGroup as group:
+        problems = []
+        for exc in group.exceptions:
+            field = exc.field if isinstance(exc, InvalidMetadata) else None
+            # "introduced in metadata version": e.g. License-File in Metadata-Version 2.1, as
+            # setuptools < 77 wrote it: PyPI accepted thousands of such uploads; worth
+            # fixing, not a release blocker (a warning). Anything else is fatal.
+            fatal = "introduced in metadata version" not in str(exc)
+            problems.append((fatal, str(exc), field))
+        if any(fatal for fatal, _, _ in problems):
+            return None, tuple(problems)
+        return Metadata.from_raw(raw_meta, validate=False), tuple(problems)
 
 
 def _check_render(meta: Metadata, path: str) -> Iterator[Finding]:
