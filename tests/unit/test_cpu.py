@@ -4,6 +4,7 @@ reason of a smoke step (parsing what the in-env hook prints)."""
 from __future__ import annotations
 
 import json
+import random
 import zipfile
 from pathlib import Path
 
@@ -87,6 +88,21 @@ def test_same_binary_under_a_tag_that_allows_it_is_not_flagged() -> None:
 def test_classification(hex_code: str, family: cpu.Family, feature: str) -> None:
     result = cpu.scan(cpu.CodeImage(family=family, regions=((0, bytes.fromhex(hex_code)),)))
     assert [u.feature.name for u in result.uses] == [feature]
+
+
+def test_aarch64_prefilter_regex_is_the_word_test() -> None:
+    # random words (a candidate every ~13 words) over several regex chunks, and a tail
+    # that is not a whole word
+    rnd = random.Random(7)
+    words = [rnd.getrandbits(32) for _ in range(3 * cpu._ARM_CHUNK // 4 + 123)]
+    code = b"".join(w.to_bytes(4, "little") for w in words) + b"\x20\x00"
+    expected = [4 * i for i, w in enumerate(words) if cpu._arm_candidate(w)]
+    assert len(expected) > 1000
+    assert list(cpu.arm_candidate_offsets(code)) == expected
+    # a candidate as the very last word of a chunk, and none at all
+    last = bytes(cpu._ARM_CHUNK - 4) + bytes.fromhex("2000e0b8")  # ldaddal w0, w0, [x1]
+    assert list(cpu.arm_candidate_offsets(last + bytes(8))) == [cpu._ARM_CHUNK - 4]
+    assert list(cpu.arm_candidate_offsets(bytes(4 * cpu._ARM_CHUNK))) == []
 
 
 def test_baseline_code_is_not_flagged() -> None:
