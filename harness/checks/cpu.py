@@ -27,12 +27,13 @@ from __future__ import annotations
 import bisect
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
-from harness.checks.binfmt import elf_file
+from harness.checks.binfmt import elf_file, pe_file
 from harness.checks.platforms import OS, Platform, parse_platform
 from harness.findings import Finding, Severity
 from harness.wheel import BinaryKind, Wheel
@@ -107,7 +108,10 @@ for _names, _feat in (
     ("crc32 pcmpestri pcmpestrm pcmpistri pcmpistrm pcmpgtq", SSE42),
     ("popcnt", POPCNT),
     ("cmpxchg16b", CX16),
-    ("andn bextr blsi blsmsk blsr tzcnt", BMI1),
+    # not tzcnt: it is encoded as `rep bsf`, which a CPU without BMI1 runs as bsf (the same
+    # result for a non-zero input): compilers emit it for ctz on every x86-64, so it never
+    # raises SIGILL (and lzcnt, `rep bsr`, is kept: as bsr it gives other results)
+    ("andn bextr blsi blsmsk blsr", BMI1),
     ("bzhi mulx pdep pext rorx sarx shlx shrx", BMI2),
     ("lzcnt", LZCNT),
     ("movbe", MOVBE),
@@ -131,10 +135,24 @@ _K_PREFIXES = ("kmov", "kand", "kor", "kxor", "kxnor", "knot", "kshift", "ktest"
 _EVEX_REG = re.compile(r"zmm|\{k[1-7]\}|[xy]mm(?:1[6-9]|2\d|3[01])\b")
 
 
-def _x86_feature(mnemonic: str, op_str: str, i686: bool) -> Feature | None:
+_LEGACY_PREFIXES = frozenset(b"\x66\x67\xf2\xf3\xf0\x2e\x36\x3e\x26\x64\x65")
+
+
+def _evex(raw: bytes) -> bool:
+    """Whether an instruction's encoding is EVEX (AVX-512): 0x62 after legacy prefixes. In
+    32-bit mode 0x62 is also BOUND, which capstone names bound, not v*."""
+    for b in raw[:15]:
+        if b not in _LEGACY_PREFIXES:
+            return b == 0x62
+    return False
+
+
+def _x86_feature(mnemonic: str, op_str: str, i686: bool, evex: bool = False) -> Feature | None:
     feat = _X86_MNEMONICS.get(mnemonic)
     if mnemonic[0] == "v" and mnemonic not in _NOT_VEX:
-        if _EVEX_REG.search(op_str):
+        # EVEX-only forms on xmm0-15/ymm0-15 without a mask (vpmullq xmm, vcvtqq2pd xmm)
+        # have no zmm or k register to tell them by
+        if evex or _EVEX_REG.search(op_str):
             return AVX512
         if feat is not None:
             return feat
@@ -236,6 +254,10 @@ class CodeImage:
     regions: tuple[tuple[int, bytes], ...]  # (virtual address, bytes)
     # sorted (start, end, name); read only when there is something to attribute (slow)
     symbols: Callable[[], tuple[tuple[int, int, str], ...]] | None = None
+    # each region is one whole function (a PE file's .pdata): an instruction counts only
+    # where control flow from the function's entry reaches it (MSVC keeps arm64 jump tables
+    # and literal pools inside functions) and not in a runtime-dispatch helper
+    functions_only: bool = False
 
     def functions(self) -> tuple[tuple[int, int, str], ...]:
         return self.symbols() if self.symbols is not None else ()
@@ -331,6 +353,130 @@ def macho_code(data: bytes) -> list[CodeImage]:
     return out
 
 
+# ---------------------------------------------------------------- PE: functions, not sections
+
+MAX_PE_FUNCTIONS = 1 << 20  # RUNTIME_FUNCTION entries read per binary
+# Microsoft's C/C++ runtime DLLs, as delvewheel vendors them (name-<hash>.dll): they pick
+# their code by the CPU at run time (__isa_available on x64, the LSE flag on arm64) and are
+# Microsoft's files, the same every Windows Python loads; not scanned
+MS_RUNTIME_DLL = re.compile(
+    r"^(?:vcruntime140(?:_1|_threads)?|msvcp140(?:_1|_2|_atomic_wait|_codecvt_ids)?|"
+    r"concrt140|vcomp140|vccorlib140)(?:-[0-9a-f]{8,})?\.dll$",
+    re.IGNORECASE,
+)
+_PE_FAMILY = {0x8664: Family.X86_64, 0xAA64: Family.AARCH64}
+_SCN_EXECUTE = 0x20000000  # IMAGE_SCN_MEM_EXECUTE
+
+
+@dataclass(frozen=True, kw_only=True)
+class PECode:
+    """What the scan can read of a PE file: its functions (x64, arm64), or why not."""
+
+    image: CodeImage | None
+    family: Family | None = None  # of the code not scanned
+    uncovered: str | None = None  # why the code is not scanned (x86: no function table)
+    code_bytes: int = 0  # bytes of executable sections
+
+
+def pe_code(data: bytes) -> PECode:
+    """The functions of an x64 or arm64 PE file, from its exception directory (.pdata).
+
+    A linear sweep of ``.text`` would read data as code (MSVC keeps switch tables there)
+    and cannot name what it finds (a .pyd exports one symbol, PyInit_*). Every x64 or
+    arm64 function that calls or saves a register has a RUNTIME_FUNCTION entry, whose
+    range is disassembled on its own; leaf functions without one are not scanned. Names:
+    the export inside the range, else the function's RVA. x86 PE files have no such table
+    (their unwinding is frame-based), so their code is not scanned (``uncovered``).
+    """
+    import struct
+
+    pe = pe_file(data)
+    machine = int(pe.FILE_HEADER.Machine)
+    executable = [s for s in pe.sections if s.Characteristics & _SCN_EXECUTE]
+    code_bytes = sum(int(s.Misc_VirtualSize) for s in executable)
+    fam = _PE_FAMILY.get(machine)
+    if fam is None:
+        uncovered = {
+            0x14C: (
+                Family.I686,
+                "x86 (win32) PE files have no function table (.pdata) to bound functions "
+                "with, and a linear sweep of .text cannot tell code from data or name it",
+            ),
+            0xA641: (Family.AARCH64, "arm64ec PE files mix arm64 and x64 code"),
+        }.get(machine)
+        if uncovered is None:
+            return PECode(image=None)  # another arch: platform.arch reports it
+        return PECode(
+            image=None, family=uncovered[0], uncovered=uncovered[1], code_bytes=code_bytes
+        )
+    exception = pe.OPTIONAL_HEADER.DATA_DIRECTORY[3]  # IMAGE_DIRECTORY_ENTRY_EXCEPTION
+    if not exception.VirtualAddress or not exception.Size:
+        return PECode(
+            image=None, family=fam, code_bytes=code_bytes,
+            uncovered="no exception directory (.pdata) to bound its functions with",
+        )  # fmt: skip
+    entry = 12 if fam is Family.X86_64 else 8
+    size = min(int(exception.Size), MAX_PE_FUNCTIONS * entry)
+    table = pe.get_data(exception.VirtualAddress, size - size % entry)
+    table = table[: len(table) - len(table) % entry]
+    sections = [
+        (int(s.VirtualAddress), int(s.VirtualAddress) + int(s.Misc_VirtualSize), s.get_data())
+        for s in executable
+    ]
+    ranges: list[tuple[int, int]] = []
+    if fam is Family.X86_64:
+        ranges = [(b, e) for b, e, _unwind in struct.iter_unpack("<III", table)]
+    else:
+        for begin, unwind in struct.iter_unpack("<II", table):
+            flag = unwind & 3
+            if flag == 0:  # .xdata record: FunctionLength in bits 0-17 of its first word
+                head = pe.get_data(unwind, 4)
+                if len(head) < 4:
+                    continue
+                length = (int.from_bytes(head, "little") & 0x3FFFF) * 4
+            elif flag in (1, 2):  # packed unwind data: FunctionLength in bits 2-12
+                length = ((unwind >> 2) & 0x7FF) * 4
+            else:
+                continue
+            ranges.append((begin, begin + length))
+    regions: list[tuple[int, bytes]] = []
+    end_so_far = 0
+    for begin, end in sorted(set(ranges)):
+        if begin < end_so_far or end <= begin:
+            continue  # inside a function already read, or empty
+        for lo, hi, raw in sections:
+            if lo <= begin and end <= hi:
+                regions.append((begin, raw[begin - lo : end - lo]))
+                end_so_far = end
+                break
+    image = CodeImage(
+        family=fam,
+        regions=tuple(regions),
+        symbols=lambda: _pe_functions(pe, regions),
+        functions_only=True,
+    )
+    return PECode(image=image, code_bytes=code_bytes)
+
+
+def _pe_functions(pe: Any, regions: list[tuple[int, bytes]]) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, name) of each function: the export at or inside it, else its RVA."""
+    import pefile
+
+    pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"]])
+    exports = sorted(
+        (int(e.address), e.name.decode("ascii", "replace") if e.name else f"#{e.ordinal}")
+        for e in getattr(getattr(pe, "DIRECTORY_ENTRY_EXPORT", None), "symbols", [])
+    )
+    starts = [a for a, _ in exports]
+    functions = []
+    for begin, code in regions:
+        end = begin + len(code)
+        i = bisect.bisect_left(starts, begin)
+        inside = [name for a, name in exports[i:] if a < end] if i < len(exports) else []
+        functions.append((begin, end, inside[0] if inside else f"function at RVA {begin:#x}"))
+    return tuple(functions)
+
+
 def _dedup(functions: list[tuple[int, int, str]]) -> tuple[tuple[int, int, str], ...]:
     seen: dict[int, tuple[int, int, str]] = {}
     for f in sorted(functions):
@@ -368,12 +514,15 @@ def scan(image: CodeImage, *, max_bytes: int = MAX_CODE_BYTES) -> Scan:
             continue
         chunk = code[:room]
         scanned += len(chunk)
+        found: Iterable[tuple[int, Feature]]
         if family is Family.AARCH64:
             found = _scan_arm(chunk, addr)
         elif family is Family.X86_64:
             found = _scan_x86_64(chunk, addr)
         else:
             found = _scan_all(family, chunk, addr)
+        if image.functions_only:
+            found = _in_function(family, chunk, addr, list(found))
         for address, feat in found:
             use = uses.get(feat.name)
             if use is None:
@@ -385,22 +534,151 @@ def scan(image: CodeImage, *, max_bytes: int = MAX_CODE_BYTES) -> Scan:
     return Scan(family=image.family, uses=tuple(ordered), scanned=scanned, total=total)
 
 
-def _classify(family: Family, mnemonic: str, op_str: str) -> Feature | None:
+# ---------------------------------------------------------------- control flow in a function
+
+MAX_HELPER_BYTES = 256  # a runtime-dispatch helper is small (MSVC's, libgcc's: < 64 bytes)
+
+
+def _in_function(
+    family: Family, code: bytes, addr: int, found: list[tuple[int, Feature]]
+) -> list[tuple[int, Feature]]:
+    """The hits of one function that are code it runs: reached from its entry, and not in a
+    runtime-dispatch helper (see _dispatch_helper)."""
+    if not found or _dispatch_helper(family, code, addr):
+        return []
+    if family is Family.AARCH64:
+        reached = _arm_reached(code, addr)
+    else:
+        reached = _x86_reached(family, code, addr)
+    return [(a, f) for a, f in found if a in reached]
+
+
+def _sext(value: int, bits: int) -> int:
+    return value - (1 << bits) if value & (1 << (bits - 1)) else value
+
+
+def _arm_flow(w: int, pc: int) -> tuple[bool, int | None]:
+    """(does execution go on to pc + 4, the branch target if any) of one A64 instruction."""
+    top = w & 0xFC000000
+    if top == 0x14000000:  # B
+        return False, pc + 4 * _sext(w & 0x3FFFFFF, 26)
+    if top == 0x94000000:  # BL: the call returns
+        return True, None
+    if w & 0xFF000000 == 0x54000000:  # B.cond, BC.cond; AL/NV are unconditional
+        return (w & 0xE) != 0xE, pc + 4 * _sext((w >> 5) & 0x7FFFF, 19)
+    if w & 0x7E000000 == 0x34000000:  # CBZ, CBNZ
+        return True, pc + 4 * _sext((w >> 5) & 0x7FFFF, 19)
+    if w & 0x7E000000 == 0x36000000:  # TBZ, TBNZ
+        return True, pc + 4 * _sext((w >> 5) & 0x3FFF, 14)
+    if w & 0xFE000000 == 0xD6000000:  # BR, RET, ERET (stop); BLR, BLRAA/AB (calls)
+        return ((w >> 21) & 0xF) in (1, 9), None
+    if w & 0xFF000000 == 0xD4000000:  # BRK, HLT stop; SVC, HVC, SMC go on
+        return (w >> 21) & 0x7 == 0, None
+    if w & 0xFFFF0000 == 0:  # UDF (and what a zero-filled table decodes as)
+        return False, None
+    return True, None
+
+
+def _arm_reached(code: bytes, addr: int) -> set[int]:
+    """Addresses control flow reaches from the function's entry, within the function
+    (an indirect branch, a jump table's, ends a path: code only it reaches is not counted)."""
+    end = len(code) - len(code) % 4
+    words = memoryview(code[:end]).cast("I")
+    reached: set[int] = set()
+    todo = [0]
+    while todo:
+        off = todo.pop()
+        while 0 <= off < end and off not in reached:
+            reached.add(off)
+            goes_on, target = _arm_flow(words[off // 4], addr + off)
+            if target is not None and addr <= target < addr + end and target % 4 == 0:
+                todo.append(target - addr)
+            if not goes_on:
+                break
+            off += 4
+    return {addr + off for off in reached}
+
+
+_X86_STOP = frozenset({"ret", "retf", "iret", "iretd", "iretq", "ud2", "hlt", "int3", "int"})
+
+
+def _x86_reached(family: Family, code: bytes, addr: int) -> set[int]:
+    """Instruction addresses control flow reaches from the function's entry (one
+    instruction decoded at a time; only functions with something to report get here)."""
+    md = _disassembler(family)
+    end = addr + len(code)
+    reached: set[int] = set()
+    todo = [addr]
+    while todo:
+        pc = todo.pop()
+        while addr <= pc < end and pc not in reached:
+            insn = next(iter(md.disasm_lite(code[pc - addr : pc - addr + 16], pc, 1)), None)  # type: ignore[attr-defined]
+            if insn is None or insn[2] == ".byte":
+                break  # not an instruction: the path ends (capstone's skipdata)
+            _a, size, mnemonic, op_str = insn
+            reached.add(pc)
+            if mnemonic in _X86_STOP:
+                break
+            if mnemonic[0] == "j" or mnemonic.startswith("loop"):
+                if op_str.startswith("0x"):
+                    target = int(op_str, 16)
+                    if addr <= target < end:
+                        todo.append(target)
+                if mnemonic == "jmp":
+                    break
+            pc += size
+    return reached
+
+
+def _dispatch_helper(family: Family, code: bytes, addr: int) -> bool:
+    """A small function that opens by loading a flag from memory and branching on it: the
+    outline atomics of MSVC (/forceInterlockedFunctions, the ARM64 default since VS 2022
+    17.14: `adrp x16; ldr w16, [x16, #flag]; tbz w16, #0, loop; casal ...; ret`, the
+    ARMv8.0 ldaxr/stlxr loop on the other path) and of libgcc (`ldrb w16, [x16, #flag];
+    cbz w16`); on x64, a cmp/test of memory at [rip + flag] and a jcc. Register moves may
+    come first (the argument setup: mvn, uxtb). What such a helper runs beyond the baseline
+    is runtime-dispatched by construction."""
+    if len(code) > MAX_HELPER_BYTES:
+        return False
+    md = _disassembler(family)
+    loaded = False
+    for _a, _s, mnemonic, op_str in md.disasm_lite(code, addr, 8):  # type: ignore[attr-defined]
+        if _classify(family, mnemonic, op_str) is not None:
+            return False  # a feature used before any test
+        if family is Family.AARCH64:
+            if mnemonic.startswith("ld") and "[x" in op_str:
+                loaded = True
+            elif mnemonic in ("tbz", "tbnz", "cbz", "cbnz") or mnemonic.startswith("b."):
+                return loaded
+            elif mnemonic.startswith(("b", "st", "ret")) or "[" in op_str:
+                return False  # another branch, a store, another memory access
+        elif mnemonic in ("cmp", "test", "bt") and "[rip + " in op_str:
+            loaded = True
+        elif mnemonic.startswith("j"):
+            return loaded and mnemonic != "jmp"
+        elif mnemonic in ("call", "ret") or "[" in op_str:
+            return False
+    return False
+
+
+def _classify(family: Family, mnemonic: str, op_str: str, raw: bytes = b"") -> Feature | None:
+    """The feature an instruction needs (None: the baseline); ``raw``: its bytes (x86)."""
     feat = _by_mnemonic(family, mnemonic)
     if feat is _MAYBE_SVE:
         return SVE if "z" in op_str and _SVE_REG.search(op_str) else None
     if feat is _NEEDS_OPERANDS:
         if family is Family.AARCH64:
             return _arm_feature(mnemonic, op_str)
-        return _x86_feature(mnemonic, op_str, family is Family.I686)
+        return _x86_feature(mnemonic, op_str, family is Family.I686, _evex(raw))
     return feat
 
 
 def _scan_all(family: Family, code: bytes, addr: int) -> Iterator[tuple[int, Feature]]:
     """The plain way: every instruction through capstone's Python API (i686)."""
     md = _disassembler(family)
-    for address, _size, mnemonic, op_str in md.disasm_lite(code, addr):  # type: ignore[attr-defined]
-        feat = _classify(family, mnemonic, op_str)
+    for address, size, mnemonic, op_str in md.disasm_lite(code, addr):  # type: ignore[attr-defined]
+        raw = code[address - addr : address - addr + size] if mnemonic[0] == "v" else b""
+        feat = _classify(family, mnemonic, op_str, raw)
         if feat is not None:
             yield address, feat
 
@@ -504,6 +782,7 @@ def _scan_x86_64(code: bytes, addr: int) -> Iterator[tuple[int, Feature]]:
     size = ctypes.sizeof(_cs_insn)
     o_addr, o_size = _cs_insn.address.offset, _cs_insn.size.offset
     o_mn, o_op = _cs_insn.mnemonic.offset, _cs_insn.op_str.offset
+    o_bytes = _cs_insn.bytes.offset
     candidates = _x86_candidate_ids()
     buf = (ctypes.c_char * max(len(code), 1)).from_buffer_copy(code or b"\0")
     start = ctypes.addressof(buf)
@@ -530,7 +809,8 @@ def _scan_x86_64(code: bytes, addr: int) -> Iterator[tuple[int, Feature]]:
                 at = int.from_bytes(raw[base + o_addr : base + o_addr + 8], "little")
                 mnemonic = raw[base + o_mn : base + o_mn + 32].split(b"\0", 1)[0].decode()
                 op_str = raw[base + o_op : base + o_op + 160].split(b"\0", 1)[0].decode()
-                feat = _classify(Family.X86_64, mnemonic, op_str)
+                raw_insn = raw[base + o_bytes : base + o_bytes + 16]
+                feat = _classify(Family.X86_64, mnemonic, op_str, raw_insn)
                 if feat is not None:
                     yield at, feat
         last = (n - 1) * size
@@ -612,8 +892,13 @@ def check(wheel: Wheel) -> Iterator[Finding]:
                 images = [i for i in [elf_code(data)] if i is not None]
             elif member.binary is BinaryKind.MACHO:
                 images = macho_code(data)
-            else:
+            elif MS_RUNTIME_DLL.match(member.name.rsplit("/", 1)[-1]):
                 continue
+            else:
+                pe = pe_code(data)
+                if pe.uncovered is not None and pe.family in baselines:
+                    yield _uncovered(member.name, pe)
+                images = [pe.image] if pe.image is not None else []
         except Exception:  # noqa: BLE001, S112 - unparsable: the platform checks' finding
             continue
         for image in images:
@@ -689,3 +974,14 @@ def _findings(
             path=path,
             evidence={"scanned": result.scanned, "total": result.total},
         )
+
+
+def _uncovered(path: str, pe: PECode) -> Finding:
+    return Finding(
+        code="cpu.isa",
+        severity=Severity.INFO,
+        message=f"ISA scan does not cover this PE file ({pe.code_bytes} bytes of code): "
+        f"{pe.uncovered}",
+        path=path,
+        evidence={"scanned": 0, "total": pe.code_bytes, "reason": pe.uncovered},
+    )
