@@ -5,9 +5,13 @@ promises a P6 (no SSE), ``aarch64`` promises ARMv8.0. A binary built with ``-mar
 ``-mavx2``, a v2/v3 toolchain default or ``-march=armv8.1-a`` dies with SIGILL on the CPUs
 the tag still promises. The executable sections are disassembled with capstone (details
 off: the mnemonic and operand text classify an instruction) and each instruction beyond the
-baseline is attributed to the function (ELF symbol) that holds it. PE files are not scanned:
-MSVC puts switch jump tables inside .text, and a linear sweep reads them as (AVX, SVE, ...)
-instructions. Mach-O __text is scanned (clang keeps its data out of it).
+baseline is attributed to the function (ELF symbol) that holds it. Mach-O __text is scanned
+(clang keeps its data out of it). PE files are read by function, not by section
+(:func:`pe_code`): x64/arm64 functions from the exception directory, only the instructions
+reached from each function's entry (MSVC keeps arm64 jump tables and literal pools inside
+functions, which a sweep reads as SVE), without the flag-testing helpers of outline atomics
+(:func:`_dispatch_helper`). x86 PE files have no function table: an info says they are not
+scanned.
 
 A *warning*, not an error: code reached only through runtime dispatch (ifunc resolvers,
 ``__builtin_cpu_supports``, cpuid, getauxval(AT_HWCAP)) is legitimate, and a static scan
