@@ -31,7 +31,7 @@ from __future__ import annotations
 import bisect
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -511,22 +511,24 @@ def scan(image: CodeImage, *, max_bytes: int = MAX_CODE_BYTES) -> Scan:
     family = image.family
     uses: dict[str, IsaUse] = {}
     scanned = total = 0
+    chunks: list[tuple[int, bytes]] = []
     for addr, code in image.regions:
         total += len(code)
         room = max_bytes - scanned
         if room <= 0:
             continue
-        chunk = code[:room]
-        scanned += len(chunk)
-        found: Iterable[tuple[int, Feature]]
-        if family is Family.AARCH64:
-            found = _scan_arm(chunk, addr)
-        elif family is Family.X86_64:
-            found = _scan_x86_64(chunk, addr)
-        else:
-            found = _scan_all(family, chunk, addr)
+        chunks.append((addr, code[:room]))
+        scanned += len(chunks[-1][1])
+    per_region: list[list[tuple[int, Feature]]]
+    if family is Family.X86_64:
+        per_region = _scan_x86_64(chunks)
+    elif family is Family.AARCH64:
+        per_region = [list(_scan_arm(chunk, addr)) for addr, chunk in chunks]
+    else:
+        per_region = [list(_scan_all(family, chunk, addr)) for addr, chunk in chunks]
+    for (addr, chunk), found in zip(chunks, per_region, strict=True):
         if image.functions_only:
-            found = _in_function(family, chunk, addr, list(found))
+            found = _in_function(family, chunk, addr, found)
         for address, feat in found:
             use = uses.get(feat.name)
             if use is None:
@@ -774,9 +776,10 @@ def _x86_candidate_ids() -> frozenset[int]:
 _X86_BATCH = 1 << 14  # instructions per cs_disasm call (a 4 MB buffer)
 
 
-def _scan_x86_64(code: bytes, addr: int) -> Iterator[tuple[int, Feature]]:
-    """capstone's C decoder over the whole region, read as one buffer: only instructions
-    whose id is a candidate cost Python work (the per-instruction API is ~2x slower)."""
+def _scan_x86_64(regions: list[tuple[int, bytes]]) -> list[list[tuple[int, Feature]]]:
+    """capstone's C decoder over each region, its output read as one buffer: only
+    instructions whose id is a candidate cost Python work (the per-instruction API is ~2x
+    slower). The regions share one C buffer and one setup: a PE file has thousands."""
     import ctypes
 
     from capstone import _cs, _cs_insn
@@ -788,39 +791,46 @@ def _scan_x86_64(code: bytes, addr: int) -> Iterator[tuple[int, Feature]]:
     o_mn, o_op = _cs_insn.mnemonic.offset, _cs_insn.op_str.offset
     o_bytes = _cs_insn.bytes.offset
     candidates = _x86_candidate_ids()
-    buf = (ctypes.c_char * max(len(code), 1)).from_buffer_copy(code or b"\0")
-    start = ctypes.addressof(buf)
+    joined = b"".join(code for _, code in regions)
+    buf = (ctypes.c_char * max(len(joined), 1)).from_buffer_copy(joined or b"\0")
     char_p = ctypes.POINTER(ctypes.c_char)
-    pos = 0
-    while pos < len(code):
-        insns = ctypes.POINTER(_cs_insn)()
-        n = _cs.cs_disasm(
-            handle, ctypes.cast(start + pos, char_p), len(code) - pos, addr + pos, _X86_BATCH,
-            ctypes.byref(insns),
-        )  # fmt: skip
-        if n <= 0:
-            return
-        try:
-            raw = ctypes.string_at(insns, n * size)
-        finally:
-            _cs.cs_free(insns, n)
-        ids = memoryview(raw).cast("I")[:: size // 4]
-        if not candidates.isdisjoint(ids):
-            for i, ins_id in enumerate(ids):
-                if ins_id not in candidates:
-                    continue
-                base = i * size
-                at = int.from_bytes(raw[base + o_addr : base + o_addr + 8], "little")
-                mnemonic = raw[base + o_mn : base + o_mn + 32].split(b"\0", 1)[0].decode()
-                op_str = raw[base + o_op : base + o_op + 160].split(b"\0", 1)[0].decode()
-                raw_insn = raw[base + o_bytes : base + o_bytes + 16]
-                feat = _classify(Family.X86_64, mnemonic, op_str, raw_insn)
-                if feat is not None:
-                    yield at, feat
-        last = (n - 1) * size
-        last_addr = int.from_bytes(raw[last + o_addr : last + o_addr + 8], "little")
-        last_size = int.from_bytes(raw[last + o_size : last + o_size + 2], "little")
-        pos = last_addr + last_size - addr
+    out: list[list[tuple[int, Feature]]] = []
+    region_start = ctypes.addressof(buf)
+    for addr, code in regions:
+        found: list[tuple[int, Feature]] = []
+        out.append(found)
+        pos = 0
+        while pos < len(code):
+            insns = ctypes.POINTER(_cs_insn)()
+            n = _cs.cs_disasm(
+                handle, ctypes.cast(region_start + pos, char_p), len(code) - pos, addr + pos,
+                _X86_BATCH, ctypes.byref(insns),
+            )  # fmt: skip
+            if n <= 0:
+                break
+            try:
+                raw = ctypes.string_at(insns, n * size)
+            finally:
+                _cs.cs_free(insns, n)
+            ids = memoryview(raw).cast("I")[:: size // 4]
+            if not candidates.isdisjoint(ids):
+                for i, ins_id in enumerate(ids):
+                    if ins_id not in candidates:
+                        continue
+                    base = i * size
+                    at = int.from_bytes(raw[base + o_addr : base + o_addr + 8], "little")
+                    mnemonic = raw[base + o_mn : base + o_mn + 32].split(b"\0", 1)[0].decode()
+                    op_str = raw[base + o_op : base + o_op + 160].split(b"\0", 1)[0].decode()
+                    raw_insn = raw[base + o_bytes : base + o_bytes + 16]
+                    feat = _classify(Family.X86_64, mnemonic, op_str, raw_insn)
+                    if feat is not None:
+                        found.append((at, feat))
+            last = (n - 1) * size
+            last_addr = int.from_bytes(raw[last + o_addr : last + o_addr + 8], "little")
+            last_size = int.from_bytes(raw[last + o_size : last + o_size + 2], "little")
+            pos = last_addr + last_size - addr
+        region_start += len(code)
+    return out
 
 
 def function_at(functions: tuple[tuple[int, int, str], ...], starts: list[int], a: int) -> str:
