@@ -10,8 +10,9 @@ baseline is attributed to the function (ELF symbol) that holds it. Mach-O __text
 (:func:`pe_code`): x64/arm64 functions from the exception directory, only the instructions
 reached from each function's entry (MSVC keeps arm64 jump tables and literal pools inside
 functions, which a sweep reads as SVE), without the flag-testing helpers of outline atomics
-(:func:`_dispatch_helper`). x86 PE files have no function table: an info says they are not
-scanned.
+(:func:`_dispatch_helper`) and the x64 functions that read a flag the binary's cpuid routine
+writes (:func:`_not_flag_dispatched`). x86 PE files have no function table: an info says
+they are not scanned.
 
 A *warning*, not an error: code reached only through runtime dispatch (ifunc resolvers,
 ``__builtin_cpu_supports``, cpuid, getauxval(AT_HWCAP)) is legitimate, and a static scan
@@ -221,6 +222,9 @@ def _arm_feature(mnemonic: str, op_str: str) -> Feature | None:
 
 
 _NEEDS_OPERANDS = Feature(name="?", level=-1, level_name="?")
+# not a feature: where the CPU is asked what it has (marks the code that sets the flags
+# runtime dispatch reads; see _cpu_flags)
+CPUID = Feature(name="cpuid", level=-1, level_name="x86")
 _MAYBE_SVE = Feature(name="?sve", level=-1, level_name="?")
 _ARM_BY_OPERANDS = frozenset({"sqrdmlah", "sqrdmlsh", "sdot", "udot", "usdot", "sudot"}) | (
     _SVE2_MNEMONICS
@@ -240,6 +244,8 @@ def _by_mnemonic(family: Family, mnemonic: str) -> Feature | None:
         if mnemonic in _ARM_BY_OPERANDS:
             return _NEEDS_OPERANDS
         return _MAYBE_SVE  # SVE forms of ordinary names: "add z0.s, z1.s, z2.s"
+    if mnemonic == "cpuid":
+        return CPUID
     if family is Family.I686 or mnemonic[0] == "v":
         return _NEEDS_OPERANDS
     if mnemonic[0] == "k" and mnemonic.startswith(_K_PREFIXES):
@@ -262,6 +268,9 @@ class CodeImage:
     # where control flow from the function's entry reaches it (MSVC keeps arm64 jump tables
     # and literal pools inside functions) and not in a runtime-dispatch helper
     functions_only: bool = False
+    # functions_only: the primary function of each chained part (start -> start), read when
+    # a part has something to report (see scan: a function that reads a CPU-feature flag)
+    primary: Callable[[], dict[int, int]] | None = None
 
     def functions(self) -> tuple[tuple[int, int, str], ...]:
         return self.symbols() if self.symbols is not None else ()
@@ -428,8 +437,11 @@ def pe_code(data: bytes) -> PECode:
         for s in executable
     ]
     ranges: list[tuple[int, int]] = []
+    unwind_of: dict[int, int] = {}
     if fam is Family.X86_64:
-        ranges = [(b, e) for b, e, _unwind in struct.iter_unpack("<III", table)]
+        for begin, end, unwind in struct.iter_unpack("<III", table):
+            ranges.append((begin, end))
+            unwind_of.setdefault(begin, unwind)
     else:
         for begin, unwind in struct.iter_unpack("<II", table):
             flag = unwind & 3
@@ -458,8 +470,32 @@ def pe_code(data: bytes) -> PECode:
         regions=tuple(regions),
         symbols=lambda: _pe_functions(pe, regions),
         functions_only=True,
+        primary=lambda: _pe_primary(pe, unwind_of),
     )
     return PECode(image=image, code_bytes=code_bytes)
+
+
+def _pe_primary(pe: Any, unwind_of: dict[int, int]) -> dict[int, int]:
+    """x64: the function each chained part belongs to (start -> its primary's start). MSVC
+    moves blocks of a function (a vectorized loop, a cold path) into parts with their own
+    RUNTIME_FUNCTION, whose UNWIND_INFO has UNW_FLAG_CHAININFO and ends with the entry of
+    the function they continue."""
+    parent: dict[int, int] = {}
+    for begin, unwind in unwind_of.items():
+        head = pe.get_data(unwind & ~1, 4)
+        if len(head) < 4 or not (head[0] >> 3) & 0x4:  # UNW_FLAG_CHAININFO
+            continue
+        at = (unwind & ~1) + 4 + 2 * ((head[2] + 1) & ~1)  # after the unwind codes
+        chained = pe.get_data(at, 12)
+        if len(chained) == 12:
+            parent[begin] = int.from_bytes(chained[:4], "little")
+    primary = {}
+    for begin in parent:
+        root, hops = begin, 0
+        while root in parent and hops < 64:  # a chain of parts; bounded against cycles
+            root, hops = parent[root], hops + 1
+        primary[begin] = root
+    return primary
 
 
 def _pe_functions(pe: Any, regions: list[tuple[int, bytes]]) -> tuple[tuple[int, int, str], ...]:
@@ -526,9 +562,18 @@ def scan(image: CodeImage, *, max_bytes: int = MAX_CODE_BYTES) -> Scan:
         per_region = [list(_scan_arm(chunk, addr)) for addr, chunk in chunks]
     else:
         per_region = [list(_scan_all(family, chunk, addr)) for addr, chunk in chunks]
+    kept: list[list[tuple[int, Feature]]] = []
+    asks_cpu: list[tuple[int, bytes]] = []  # the regions executing cpuid
     for (addr, chunk), found in zip(chunks, per_region, strict=True):
+        if any(feat is CPUID for _, feat in found):
+            asks_cpu.append((addr, chunk))
+            found = [(a, feat) for a, feat in found if feat is not CPUID]
         if image.functions_only:
             found = _in_function(family, chunk, addr, found)
+        kept.append(found)
+    if image.functions_only and family is Family.X86_64 and asks_cpu and any(kept):
+        kept = _not_flag_dispatched(image, chunks, kept, _cpu_flags(asks_cpu))
+    for found in kept:
         for address, feat in found:
             use = uses.get(feat.name)
             if use is None:
@@ -603,6 +648,60 @@ def _arm_reached(code: bytes, addr: int) -> set[int]:
                 break
             off += 4
     return {addr + off for off in reached}
+
+
+_RIP = re.compile(r"\[rip ([+-]) (0x[0-9a-f]+|\d+)\]")
+_WRITES = frozenset({"mov", "or", "and", "xor", "add", "sub", "bts", "btr", "inc", "dec"})
+
+
+def _rip_refs(code: bytes, addr: int, *, written: bool = False) -> set[int]:
+    """Addresses of the globals a function refers to rip-relatively (``written``: only
+    those it stores to, as the destination of mov/or/...)."""
+    refs = set()
+    for at, size, mnemonic, op_str in _disassembler(Family.X86_64).disasm_lite(code, addr):  # type: ignore[attr-defined]
+        m = _RIP.search(op_str)
+        if m is None:
+            continue
+        if written and not (mnemonic in _WRITES and op_str.split("[", 1)[0].endswith("ptr ")):
+            continue
+        disp = int(m.group(2), 0)
+        refs.add(at + size + (disp if m.group(1) == "+" else -disp))
+    return refs
+
+
+def _not_flag_dispatched(
+    image: CodeImage,
+    chunks: list[tuple[int, bytes]],
+    kept: list[list[tuple[int, Feature]]],
+    flags: set[int],
+) -> list[list[tuple[int, Feature]]]:
+    """The hits left once functions that read a CPU-feature flag are set aside: MSVC's
+    vectorizer emits loops for SSE4.2/AVX2/AVX-512 behind `cmp __isa_available, N` in the
+    function itself (or in the primary function of the chained part holding the loop)."""
+    if not flags:
+        return kept
+    primary = image.primary() if image.primary is not None else {}
+    refs: dict[int, set[int]] = {}  # primary function -> the globals it and its parts read
+    with_hits = zip(chunks, kept, strict=True)
+    needed = {primary.get(addr, addr) for (addr, _), found in with_hits if found}
+    for addr, chunk in chunks:
+        root = primary.get(addr, addr)
+        if root in needed:
+            refs.setdefault(root, set()).update(_rip_refs(chunk, addr))
+    return [
+        [] if found and refs.get(primary.get(addr, addr), set()) & flags else found
+        for (addr, _), found in zip(chunks, kept, strict=True)
+    ]
+
+
+def _cpu_flags(asks_cpu: list[tuple[int, bytes]]) -> set[int]:
+    """The globals written by the functions that execute cpuid: the feature flags that
+    runtime dispatch reads (MSVC's __isa_available_init writes __isa_available and
+    __favor; libgcc's __cpu_indicator_init __cpu_model)."""
+    flags: set[int] = set()
+    for addr, code in asks_cpu:
+        flags |= _rip_refs(code, addr, written=True)
+    return flags
 
 
 _X86_STOP = frozenset({"ret", "retf", "iret", "iretd", "iretq", "ud2", "hlt", "int3", "int"})

@@ -197,6 +197,19 @@ def test_arm64_data_inside_a_function_is_not_code() -> None:
     assert [u.feature.name for u in cpu.scan(reached).uses] == ["SVE"]
 
 
+def test_msvc_vectorizer_isa_dispatch() -> None:
+    # Blackfire's win_amd64 .pyd: MSVC vectorized a loop with pmulld (SSE4.1) behind
+    # `cmp r14d, 2; jl scalar`, r14d loaded from __isa_available, the global its cpuid
+    # routine (__isa_available_init) writes
+    wheel = DATA / "real" / "blackfire-2026.10.0-cp311-cp311-win_amd64.whl"
+    code = cpu.pe_code(_pe_member(wheel, r"\.pyd$"))
+    assert code.image is not None
+    swept = cpu.scan(dataclasses.replace(code.image, functions_only=False))
+    assert [u.feature.name for u in swept.uses] == ["SSE4.1"]
+    assert cpu.scan(code.image).uses == ()
+    assert isa_findings(wheel) == []
+
+
 def test_x64_flag_tested_helper_is_dispatch() -> None:
     # cmp byte ptr [rip + 0x100], 0; je +5; vpaddd ymm0, ymm0, ymm3; ret
     helper = bytes.fromhex("803d0001000000" + "7405" + "c5fdfec3" + "c3")
