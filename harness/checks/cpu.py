@@ -403,6 +403,8 @@ def pe_code(data: bytes) -> PECode:
     """
     import struct
 
+    import pefile
+
     pe = pe_file(data)
     machine = int(pe.FILE_HEADER.Machine)
     executable = [s for s in pe.sections if s.Characteristics & _SCN_EXECUTE]
@@ -446,7 +448,10 @@ def pe_code(data: bytes) -> PECode:
         for begin, unwind in struct.iter_unpack("<II", table):
             flag = unwind & 3
             if flag == 0:  # .xdata record: FunctionLength in bits 0-17 of its first word
-                head = pe.get_data(unwind, 4)
+                try:
+                    head = pe.get_data(unwind, 4)
+                except pefile.PEFormatError:
+                    continue  # outside the file: this entry bounds nothing
                 if len(head) < 4:
                     continue
                 length = (int.from_bytes(head, "little") & 0x3FFFF) * 4
@@ -480,13 +485,18 @@ def _pe_primary(pe: Any, unwind_of: dict[int, int]) -> dict[int, int]:
     moves blocks of a function (a vectorized loop, a cold path) into parts with their own
     RUNTIME_FUNCTION, whose UNWIND_INFO has UNW_FLAG_CHAININFO and ends with the entry of
     the function they continue."""
+    import pefile
+
     parent: dict[int, int] = {}
     for begin, unwind in unwind_of.items():
-        head = pe.get_data(unwind & ~1, 4)
-        if len(head) < 4 or not (head[0] >> 3) & 0x4:  # UNW_FLAG_CHAININFO
-            continue
-        at = (unwind & ~1) + 4 + 2 * ((head[2] + 1) & ~1)  # after the unwind codes
-        chained = pe.get_data(at, 12)
+        try:
+            head = pe.get_data(unwind & ~1, 4)
+            if len(head) < 4 or not (head[0] >> 3) & 0x4:  # UNW_FLAG_CHAININFO
+                continue
+            at = (unwind & ~1) + 4 + 2 * ((head[2] + 1) & ~1)  # after the unwind codes
+            chained = pe.get_data(at, 12)
+        except pefile.PEFormatError:
+            continue  # an RVA outside the file: no part of anything
         if len(chained) == 12:
             parent[begin] = int.from_bytes(chained[:4], "little")
     primary = {}

@@ -221,6 +221,33 @@ def test_x64_flag_tested_helper_is_dispatch() -> None:
     assert [u.feature.name for u in cpu.scan(image).uses] == ["AVX2"]
 
 
+@pytest.mark.parametrize(
+    ("rva", "size"),
+    [(0x7FFFFFF0, 0xFFFFFFF0), (0x1000, 0xFFFFFFF0), (0, 12), (0xA000, 7)],
+    ids=["outside-the-file", "huge", "no-rva", "shorter-than-an-entry"],
+)
+def test_hostile_exception_directory(tmp_path: Path, rva: int, size: int) -> None:
+    # yappi's win_amd64 module with its exception directory entry rewritten: a finding or
+    # nothing, never a crashed check
+    import struct
+
+    import pefile
+
+    wheel = next(p for p in REAL if p.name.endswith("-cp312-cp312-win_amd64.whl"))
+    pyd = bytearray(_pe_member(wheel, r"\.pyd$"))
+    pe = pefile.PE(data=bytes(pyd), fast_load=True)
+    entry = pe.OPTIONAL_HEADER.DATA_DIRECTORY[3].get_file_offset()
+    struct.pack_into("<II", pyd, entry, rva, size)
+    bad = tmp_path / wheel.name
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            dst.writestr(info, bytes(pyd) if info.filename.endswith(".pyd") else body)
+    findings = inspect_wheel(bad).findings
+    assert "harness.check-crashed" not in {f.code for f in findings}
+    assert [f for f in findings if f.code == "cpu.isa" and f.severity is not Severity.INFO] == []
+
+
 def test_microsofts_runtime_dlls_are_not_scanned() -> None:
     # ujson's PyPy wheel vendors vcruntime140 (delvewheel's name-<hash>.dll): its memcpy
     # picks AVX/AVX-512 by __isa_available; Microsoft's file, not the wheel's code
