@@ -12,14 +12,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
-from elftools.elf.sections import Section, SymbolTableSection
-from elftools.elf.segments import InterpSegment
+if TYPE_CHECKING:  # pyelftools is imported by the first ELF file (~0.05 s a run without)
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import Section
 
 
 class BinaryParseError(Exception):
@@ -67,12 +64,19 @@ class ElfFile:
 @lru_cache(maxsize=64)
 def elf_file(data: bytes) -> ElfFile:
     """The ELF file of these bytes; pyelftools' exceptions propagate (callers map them)."""
+    from elftools.elf.elffile import ELFFile
+
     elf = ELFFile(io.BytesIO(data))
     return ElfFile(elf=elf, sections=tuple(elf.iter_sections()))
 
 
 @lru_cache(maxsize=64)
 def elf_info(data: bytes) -> ElfInfo:
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.gnuversions import GNUVerNeedSection
+    from elftools.elf.segments import InterpSegment
+
     try:
         parsed = elf_file(data)
         elf = parsed.elf
@@ -137,6 +141,8 @@ def _android_api(note: bytes, little_endian: bool) -> int | None:
 
 def elf_symbols(data: bytes) -> list[tuple[str, str]]:
     """(name, binding) of every named symbol in .dynsym and .symtab (slow: abi3 only)."""
+    from elftools.elf.sections import SymbolTableSection
+
     try:
         found: list[tuple[str, str]] = []
         for sec in elf_file(data).sections:
