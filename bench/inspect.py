@@ -16,11 +16,14 @@ install time, and harness with its bytecode compiled first (compileall, as `pip 
 does; an editable install under PYTHONDONTWRITEBYTECODE=1 would otherwise recompile its
 ~20 modules in every run, ~0.07 s that no installed harness pays).
 
-Where harness inspect's CPU goes on the 62 yappi wheels (2 cores shared with other jobs,
-load ~2-7, so +-20%): starting Python and importing ~340 modules ~0.45 s (rich,
-pyelftools, capstone and packaging.metadata are 60% of it), reading and hashing the wheels
-0.14 s, the ELF/Mach-O/PE headers 0.15 s, the cpu.isa scan 0.15 s, METADATA (4 distinct
-files, 2 descriptions) 0.04 s, the text report 0.05 s.
+Where harness inspect's CPU goes on the 62 yappi wheels (in-process phases, best of 3 on 2
+cores shared with other jobs, load ~10, so +-30%): starting Python 0.04 s; importing ~340
+modules 0.28 s (rich, pyelftools, capstone, packaging.metadata, pefile, macholib,
+readme_renderer); reading and hashing the wheels 0.13 s; ELF headers (28 files, section
+headers read once for all checks) 0.11 s; the cpu.isa scan 0.14 s (x86 decoding in
+capstone's C is most of it: ~140k instructions); Mach-O and PE headers 0.04 s; METADATA (4
+distinct files parsed once, 2 descriptions rendered without Pygments) 0.03 s; the text
+report 0.05 s.
 
 usage: python bench/inspect.py [--runs 3] [WHEEL_DIR]   (default: tests/data/real, yappi only)
 needs: pip install -e '.[bench]'
