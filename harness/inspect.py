@@ -236,7 +236,7 @@ def clear_caches() -> None:
     """The binary parsers cache by content: drop it between wheels (bounded memory)."""
     from harness.checks import binfmt
 
-    for fn in (binfmt.elf_info, binfmt.macho_info, binfmt.pe_info):
+    for fn in (binfmt.elf_file, binfmt.elf_info, binfmt.macho_info, binfmt.pe_file, binfmt.pe_info):
         fn.cache_clear()
 
 
@@ -273,11 +273,16 @@ def render_text(result: InspectResult, out: Console | None = None) -> None:
     out = out or console.out()
     styles = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
     safe = console.sanitize
+    # the lines of wheels without findings are printed together: one print per wheel is
+    # most of the rendering cost of a release (rich renders each print on its own)
+    lines: list[Text] = []
     for wr in result.wheels:
         mark = Text("FAIL", style="red") if wr.errors else Text("ok", style="green")
-        out.print(Text.assemble(mark, "  ", (safe(wr.wheel.filename), "bold")))
+        lines.append(Text.assemble(mark, "  ", (safe(wr.wheel.filename), "bold")))
         if not wr.findings:
             continue
+        out.print(Text("\n").join(lines))
+        lines = []
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("severity")
         table.add_column("code")
@@ -292,6 +297,8 @@ def render_text(result: InspectResult, out: Console | None = None) -> None:
                 end_section=False,
             )
         out.print(table)
+    if lines:
+        out.print(Text("\n").join(lines))
     n_err = result.errors
     n_bad = sum(1 for w in result.wheels if w.errors)
     n_warn = sum(1 for w in result.wheels for f in w.findings if f.severity is Severity.WARNING)

@@ -1,20 +1,23 @@
 """Binary headers read once per member with the field's parsers (pyelftools, macholib,
 pefile), straight from the bytes the Wheel already holds, and shared by the checks.
+
+Each file is parsed once per wheel and only as far as the checks need: an ELF file's
+section headers once (:func:`elf_file`, shared by the platform, abi and cpu.isa checks), a
+PE file's headers once (:func:`pe_file`) and of its import table only the DLL names. The
+caches are keyed by the member's bytes and cleared between wheels (inspect.clear_caches).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
-from elftools.elf.sections import SymbolTableSection
-from elftools.elf.segments import InterpSegment
+if TYPE_CHECKING:  # pyelftools is imported by the first ELF file (~0.05 s a run without)
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import Section
 
 
 class BinaryParseError(Exception):
@@ -51,19 +54,42 @@ def _bound(count: int, limit: int, what: str) -> None:
         raise BinaryParseError(f"unparsable ELF file: {count} {what}, more than {limit}")
 
 
+@dataclass(frozen=True, eq=False)
+class ElfFile:
+    """A parsed ELF file: pyelftools' ELFFile and its section headers, read once."""
+
+    elf: ELFFile
+    sections: tuple[Section, ...]
+
+
+@lru_cache(maxsize=64)
+def elf_file(data: bytes) -> ElfFile:
+    """The ELF file of these bytes; pyelftools' exceptions propagate (callers map them)."""
+    from elftools.elf.elffile import ELFFile
+
+    elf = ELFFile(io.BytesIO(data))
+    return ElfFile(elf=elf, sections=tuple(elf.iter_sections()))
+
+
 @lru_cache(maxsize=64)
 def elf_info(data: bytes) -> ElfInfo:
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.gnuversions import GNUVerNeedSection
+    from elftools.elf.segments import InterpSegment
+
     try:
-        elf = ELFFile(io.BytesIO(data))
+        parsed = elf_file(data)
+        elf = parsed.elf
         interp = None
         needed: list[str] = []
         soname = None
         versions: list[tuple[str, str]] = []
         android_api = None
-        for seg in elf.iter_segments():
-            if isinstance(seg, InterpSegment):
-                interp = seg.get_interp_name()
-        for sec in elf.iter_sections():
+        for header in _program_headers(elf):
+            if header["p_type"] == "PT_INTERP":
+                interp = InterpSegment(header, elf.stream).get_interp_name()
+        for sec in parsed.sections:
             if isinstance(sec, DynamicSection):
                 entries = int(sec["sh_size"]) // max(int(sec["sh_entsize"]) or 16, 1)
                 _bound(entries, MAX_DYNAMIC_ENTRIES, "dynamic entries")
@@ -97,6 +123,21 @@ def elf_info(data: bytes) -> ElfInfo:
         raise BinaryParseError(f"unparsable ELF file: {type(exc).__name__}: {exc}") from exc
 
 
+def _program_headers(elf: ELFFile) -> Iterator[Any]:
+    """The program headers, parsed as pyelftools' get_segment parses them, without making a
+    Segment of each: its DynamicSegment reads every section header again (to find .dynstr),
+    a quarter of the ELF parsing time of a wheel, for PT_INTERP alone."""
+    from elftools.common.exceptions import ELFError
+    from elftools.common.utils import struct_parse
+
+    phdr = elf.structs.Elf_Phdr
+    phoff, size = int(elf["e_phoff"]), int(elf["e_phentsize"])
+    if phoff > 0 and size < phdr.sizeof():
+        raise ELFError(f"Too small e_phentsize: {size}")
+    for n in range(elf.num_segments()):
+        yield struct_parse(phdr, elf.stream, stream_pos=phoff + n * size)
+
+
 def _android_api(note: bytes, little_endian: bool) -> int | None:
     """The API level in an NDK ABI note: namesz, descsz, type, "Android\\0" padded to 4,
     then the desc, whose first 32-bit word is the API level the binary was built for."""
@@ -116,10 +157,11 @@ def _android_api(note: bytes, little_endian: bool) -> int | None:
 
 def elf_symbols(data: bytes) -> list[tuple[str, str]]:
     """(name, binding) of every named symbol in .dynsym and .symtab (slow: abi3 only)."""
+    from elftools.elf.sections import SymbolTableSection
+
     try:
-        elf = ELFFile(io.BytesIO(data))
         found: list[tuple[str, str]] = []
-        for sec in elf.iter_sections():
+        for sec in elf_file(data).sections:
             if sec.name in (".dynsym", ".symtab") and isinstance(sec, SymbolTableSection):
                 found.extend(
                     (sym.name, str(sym["st_info"]["bind"]))
@@ -281,7 +323,8 @@ def _lc_str(payload: object) -> str:
 class PEInfo:
     machine: int
     imports: tuple[str, ...]  # DLL names, including delay-loaded ones
-    # pefile's complaints about the import tables: entries it skipped (a DLL we cannot see)
+    # pefile's complaints about the import directories (a descriptor table it cannot walk
+    # to the end: a DLL we cannot see)
     import_problems: tuple[str, ...] = ()
 
 
@@ -289,16 +332,33 @@ PE_MACHINES = {0x14C: "x86", 0x8664: "x86_64", 0xAA64: "arm64", 0xA641: "arm64ec
 
 
 @lru_cache(maxsize=64)
+def pe_file(data: bytes) -> Any:
+    """pefile's PE of these bytes, headers and section table only (``fast_load``): each
+    check parses the directories it needs (pe_info the import DLL names, cpu.isa the
+    exception directory). pefile's exceptions propagate (callers map them)."""
+    import pefile
+
+    return pefile.PE(data=data, fast_load=True)
+
+
+@lru_cache(maxsize=64)
 def pe_info(data: bytes) -> PEInfo:
     import pefile
 
     try:
-        pe = pefile.PE(data=data, fast_load=True)
+        pe = pe_file(data)
+        problems: list[str] = []
+        # the DLL names only: the imported symbols (most of pefile's import parsing) are
+        # checked by nobody, and a DLL whose symbol thunks pefile cannot read is still named
+        try:
+            pe.parse_data_directories(
+                directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"]],
+                import_dllnames_only=True,
+            )
+        except pefile.PEFormatError as exc:
+            problems.append(f'Failed to process directory "IMAGE_DIRECTORY_ENTRY_IMPORT": {exc}')
         pe.parse_data_directories(
-            directories=[
-                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"],
-                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT"],
-            ]
+            directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT"]]
         )
         imports = [
             e.dll.decode("ascii", "replace") for e in getattr(pe, "DIRECTORY_ENTRY_IMPORT", [])
@@ -307,11 +367,11 @@ def pe_info(data: bytes) -> PEInfo:
             e.dll.decode("ascii", "replace")
             for e in getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])
         ]
-        problems = tuple(w for w in pe.get_warnings() if "import" in w.lower())
+        problems += [w for w in pe.get_warnings() if "import" in w.lower()]
         return PEInfo(
             machine=int(pe.FILE_HEADER.Machine),
             imports=tuple(imports),
-            import_problems=problems,
+            import_problems=tuple(problems),
         )
     except Exception as exc:
         raise BinaryParseError(f"unparsable PE file: {type(exc).__name__}: {exc}") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from packaging.version import InvalidVersion, Version
 
@@ -113,7 +114,9 @@ def _vendored_names(wheel: Wheel) -> set[str]:
     return names
 
 
+@lru_cache(maxsize=1024)
 def _split_version(name: str) -> tuple[str, Version] | None:
+    """("GLIBC", Version("2.17")) for "GLIBC_2.17" (a release repeats a few dozen names)."""
     prefix, sep, ver = name.partition("_")
     if not sep:
         return None
@@ -220,7 +223,8 @@ def _check_policy(
                 limit = policy.max_versions.get(prefix)
                 if limit is not None and ver > limit:
                     prev = too_new.get(prefix)
-                    if prev is None or Version(prev.partition("_")[2]) < ver:
+                    prev_split = _split_version(prev) if prev is not None else None
+                    if prev_split is None or prev_split[1] < ver:
                         too_new[prefix] = vname
             for prefix, vname in sorted(too_new.items()):
                 yield error(

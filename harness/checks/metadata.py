@@ -158,23 +158,14 @@ def _check_metadata(wheel: Wheel, dist_info: str) -> Iterator[Finding]:
         if problem is not None:
             yield problem
         return
-    raw_meta, _unparsed = parse_email(text)
-    try:
-        meta = Metadata.from_raw(raw_meta, validate=True)
-    except ExceptionGroup as group:
-        fatal = False
-        for exc in group.exceptions:
-            field = exc.field if isinstance(exc, InvalidMetadata) else None
-            if "introduced in metadata version" in str(exc):
-                # e.g. License-File in Metadata-Version 2.1, as setuptools < 77 wrote it:
-                # PyPI accepted thousands of such uploads; worth fixing, not a release blocker.
-                yield warning("metadata.invalid", str(exc), path=path, field=field)
-            else:
-                fatal = True
-                yield error("metadata.invalid", str(exc), path=path, field=field)
+    meta, problems = _parse_metadata(text)
+    for fatal, message, field in problems:
         if fatal:
-            return
-        meta = Metadata.from_raw(raw_meta, validate=False)
+            yield error("metadata.invalid", message, path=path, field=field)
+        else:
+            yield warning("metadata.invalid", message, path=path, field=field)
+    if meta is None:
+        return
     if wheel.name is not None and canonicalize_name(meta.name) != wheel.name:
         yield error(
             "metadata.mismatch",
@@ -231,6 +222,28 @@ def _check_license(wheel: Wheel, dist_info: str, meta: Metadata, path: str) -> I
             license_file=license_file,
             expected=where,
         )
+
+
+@lru_cache(maxsize=8)
+def _parse_metadata(text: str) -> tuple[Metadata | None, tuple[tuple[bool, str, str | None], ...]]:
+    """METADATA parsed and validated by packaging: (the Metadata, or None when a problem is
+    fatal; the problems as (fatal, message, field)). The wheels of a release share a few
+    distinct METADATA files (62 yappi wheels: 4), so each is parsed once per run."""
+    raw_meta, _unparsed = parse_email(text)
+    try:
+        return Metadata.from_raw(raw_meta, validate=True), ()
+    except ExceptionGroup as group:
+        problems = []
+        for exc in group.exceptions:
+            field = exc.field if isinstance(exc, InvalidMetadata) else None
+            # "introduced in metadata version": e.g. License-File in Metadata-Version 2.1, as
+            # setuptools < 77 wrote it: PyPI accepted thousands of such uploads; worth
+            # fixing, not a release blocker (a warning). Anything else is fatal.
+            fatal = "introduced in metadata version" not in str(exc)
+            problems.append((fatal, str(exc), field))
+        if any(fatal for fatal, _, _ in problems):
+            return None, tuple(problems)
+        return Metadata.from_raw(raw_meta, validate=False), tuple(problems)
 
 
 def _check_render(meta: Metadata, path: str) -> Iterator[Finding]:
@@ -336,13 +349,11 @@ def _render(description: str, content_type: str) -> Iterator[tuple[str, str]]:
             )
         return
     if ctype == "text/markdown":
-        import readme_renderer.markdown
-
         variant = params.get("variant", "GFM")
         if variant not in ("GFM", "CommonMark"):
             yield ("metadata.render", f"unknown Markdown variant {variant!r}")
             return
-        if readme_renderer.markdown.render(description, variant=variant) is None:
+        if not _markdown_renders(description, variant):
             yield ("metadata.render", "long description (Markdown) would not render")
         return
     yield (
@@ -350,3 +361,23 @@ def _render(description: str, content_type: str) -> Iterator[tuple[str, str]]:
         f"Description-Content-Type {content_type!r} is not one PyPI renders "
         "(text/plain, text/x-rst, text/markdown)",
     )
+
+
+def _markdown_renders(description: str, variant: str) -> bool:
+    """Whether ``readme_renderer.markdown.render`` (twine check's, PyPI's) returns HTML.
+
+    It renders with comrak, colours fenced code blocks with Pygments, then cleans with nh3;
+    it returns None only when comrak is missing or renders nothing, or when nh3 refuses.
+    The Pygments step rewrites the inside of ``<pre>`` blocks and cannot make it return
+    None, yet it is most of its CPU (each lexer's regexes are compiled on first use), so
+    this runs the same steps without it: the same answer for a fraction of the cost
+    (tests/unit/test_parse_once.py pins the equivalence).
+    """
+    import readme_renderer.markdown
+    from readme_renderer.clean import clean
+
+    renderer = readme_renderer.markdown.variants.get(variant)
+    if renderer is None:
+        return False
+    rendered = renderer(description)
+    return bool(rendered) and clean(rendered) is not None

@@ -71,8 +71,10 @@ def android_libraries(api_level: int) -> tuple[str, frozenset[str]]:
     return str(chosen[1]["name"]), frozenset(chosen[1]["lib_whitelist"])
 
 
+@cache
 def policy_for(platform: Platform) -> Policy | None:
-    """The policy a manylinux/musllinux platform tag promises, or None for other tags."""
+    """The policy a manylinux/musllinux platform tag promises, or None for other tags
+    (built once per tag and run: each ELF binary of a release asks for it)."""
     if platform.os not in (OS.MANYLINUX, OS.MUSLLINUX) or platform.version is None:
         return None
     kind = "manylinux" if platform.os is OS.MANYLINUX else "musllinux"

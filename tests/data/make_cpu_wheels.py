@@ -15,8 +15,19 @@ Four real, importable CPython 3.11 extensions, compiled here from tests/data/src
 
 All four get the `cpu.isa` warning: the dispatching ones too, since a static scan cannot tell
 a dispatched path from an unconditional one (that is what the cpu envs are for).
+
+And two Windows x64 modules for the PE side of the scan, compiled with mingw-w64 (Debian's
+gcc-mingw-w64-x86-64, gcc 12) from cpu_pe.c, static-inspection subjects only (they link no
+python3XY.dll, so they are not importable):
+
+| id | wheel | cpu.isa |
+|---|---|---|
+| pe-avx2 | cpu_pe 1.0 cp311 win_amd64, -mavx2: AVX2 in the exported sum_x3 | warning naming sum_x3 |
+| pe-sse2 | cpu_pe 1.1 cp311 win_amd64, the same source without -mavx2 | none |
+
 `manifest.json`: {"wheels": [{"id", "file", "arch", "module", "answer", "baseline": "fail" |
-"pass", "why", "sha256"}]}.
+"pass", "why", "sha256"}], "pe": [{"id", "file", "isa": [features cpu.isa must report],
+"function", "why", "sha256"}]}.
 
 Needs Debian bookworm's gcc 12.2 and gcc-aarch64-linux-gnu 12.2, and CPython 3.11 headers
 (pyenv's or python3.11 on PATH). The aarch64 builds use that same Python.h/pyconfig.h:
@@ -61,6 +72,45 @@ WHEELS = [
 ]  # fmt: skip
 
 
+# (id, version, flags, features cpu.isa reports, the function it names, why)
+PE_WHEELS = [
+    ("pe-avx2", "1.0", ["-mavx2"], ["AVX2", "AVX"], "sum_x3",
+     "built with -mavx2: the exported sum_x3 adds with AVX2, no runtime dispatch"),
+    ("pe-sse2", "1.1", [], [], None, "the same source without -mavx2: SSE2 only"),
+]  # fmt: skip
+MINGW = "x86_64-w64-mingw32-gcc"
+# no timestamp in the PE header, symbols stripped: the same bytes on every build
+MINGW_FLAGS = ["-O2", "-shared", "-Wall", "-fno-ident", "-s", "-Wl,--no-insert-timestamp"]
+
+
+def build_pe(tmp: Path) -> list[tuple[dict[str, object], bytes]]:
+    if shutil.which(MINGW) is None:
+        raise SystemExit(f"{MINGW} not found: apt-get install gcc-mingw-w64-x86-64")
+    out = []
+    for wid, version, flags, isa, function, why in PE_WHEELS:
+        work = tmp / wid
+        work.mkdir(parents=True)
+        shutil.copy(SRC / "cpu_pe.c", work / "cpu_pe.c")
+        pyd = "cpu_pe.cp311-win_amd64.pyd"
+        run([MINGW, *MINGW_FLAGS, *flags, "-o", pyd, "cpu_pe.c"], cwd=work)
+        filename = f"cpu_pe-{version}-cp311-cp311-win_amd64.whl"
+        summary = f"wheel-harness CPU-baseline test subject (PE): {why}"
+        _, files = compiled_wheel(
+            "cpu-pe", version, summary, filename, {pyd: (work / pyd).read_bytes()}
+        )
+        data = zip_bytes(files.ordered())
+        entry: dict[str, object] = {
+            "id": wid,
+            "file": f"{wid}/{filename}",
+            "isa": isa,
+            "function": function,
+            "why": why,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        out.append((entry, data))
+    return out
+
+
 def build(tmp: Path) -> list[tuple[dict[str, object], bytes]]:
     inc, _ = python_include("3.11")
     out = []
@@ -90,15 +140,19 @@ def build(tmp: Path) -> list[tuple[dict[str, object], bytes]]:
     return out
 
 
-def write(target: Path, built: list[tuple[dict[str, object], bytes]]) -> None:
+def write(
+    target: Path,
+    built: list[tuple[dict[str, object], bytes]],
+    pe: list[tuple[dict[str, object], bytes]],
+) -> None:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    for entry, data in built:
+    for entry, data in built + pe:
         path = target / str(entry["file"])
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    manifest = {"wheels": [entry for entry, _ in built]}
+    manifest = {"wheels": [entry for entry, _ in built], "pe": [entry for entry, _ in pe]}
     (target / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
@@ -108,16 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="make_cpu_wheels-") as tmp:
         built = build(Path(tmp))
+        pe = build_pe(Path(tmp))
         if args.check:
             old = json.loads((OUT / "manifest.json").read_text())
-            new = {"wheels": [entry for entry, _ in built]}
+            new = {"wheels": [entry for entry, _ in built], "pe": [entry for entry, _ in pe]}
             if old != new:
                 print("manifest.json differs from a fresh build")
                 return 1
-            print(f"identical: {len(built)} wheels")
+            print(f"identical: {len(built) + len(pe)} wheels")
             return 0
-        write(OUT, built)
-    print(f"{len(built)} wheels in {OUT}")
+        write(OUT, built, pe)
+    print(f"{len(built) + len(pe)} wheels in {OUT}")
     return 0
 
 

@@ -3,7 +3,10 @@ reason of a smoke step (parsing what the in-env hook prints)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import random
+import re
 import zipfile
 from pathlib import Path
 
@@ -66,6 +69,10 @@ def test_same_binary_under_a_tag_that_allows_it_is_not_flagged() -> None:
         ("c5fdfec3", cpu.Family.X86_64, "AVX2"),  # vpaddd ymm0, ymm0, ymm3
         ("c5f9fec3", cpu.Family.X86_64, "AVX"),  # vpaddd xmm0, xmm0, xmm3 (AVX1)
         ("62f17d48fec3", cpu.Family.X86_64, "AVX-512"),  # vpaddd zmm0, zmm0, zmm3
+        # EVEX-only on xmm0-15, no mask: AVX-512 by its encoding (was reported as AVX)
+        ("62f2fd0840c2", cpu.Family.X86_64, "AVX-512"),  # vpmullq xmm0, xmm0, xmm2
+        ("62f1fe08e6c0", cpu.Family.I686, "AVX-512"),  # vcvtqq2pd xmm0, xmm0 (MSVC __ltod3)
+        ("f30fbdc0", cpu.Family.X86_64, "LZCNT"),  # lzcnt eax, eax
         ("f3480fb8c0", cpu.Family.X86_64, "POPCNT"),  # popcnt rax, rax
         ("660f3840c1", cpu.Family.X86_64, "SSE4.1"),  # pmulld xmm0, xmm1
         ("c4e2f9a8c1", cpu.Family.X86_64, "FMA"),  # vfmadd213pd xmm0, xmm0, xmm1
@@ -89,9 +96,25 @@ def test_classification(hex_code: str, family: cpu.Family, feature: str) -> None
     assert [u.feature.name for u in result.uses] == [feature]
 
 
+def test_aarch64_prefilter_regex_is_the_word_test() -> None:
+    # random words (a candidate every ~13 words) over several regex chunks, and a tail
+    # that is not a whole word
+    rnd = random.Random(7)
+    words = [rnd.getrandbits(32) for _ in range(3 * cpu._ARM_CHUNK // 4 + 123)]
+    code = b"".join(w.to_bytes(4, "little") for w in words) + b"\x20\x00"
+    expected = [4 * i for i, w in enumerate(words) if cpu._arm_candidate(w)]
+    assert len(expected) > 1000
+    assert list(cpu.arm_candidate_offsets(code)) == expected
+    # a candidate as the very last word of a chunk, and none at all
+    last = bytes(cpu._ARM_CHUNK - 4) + bytes.fromhex("2000e0b8")  # ldaddal w0, w0, [x1]
+    assert list(cpu.arm_candidate_offsets(last + bytes(8))) == [cpu._ARM_CHUNK - 4]
+    assert list(cpu.arm_candidate_offsets(bytes(4 * cpu._ARM_CHUNK))) == []
+
+
 def test_baseline_code_is_not_flagged() -> None:
-    # push rbp; mov rbp, rsp; movdqa xmm0, [rdi]; paddd xmm0, xmm1 (SSE2); pop rbp; ret
-    code = bytes.fromhex("554889e5660f6f07660ffec15dc3")
+    # push rbp; mov rbp, rsp; movdqa xmm0, [rdi]; paddd xmm0, xmm1 (SSE2); pop rbp; ret;
+    # tzcnt eax, eax: `rep bsf`, which runs as bsf on a CPU without BMI1 (no SIGILL)
+    code = bytes.fromhex("554889e5660f6f07660ffec15dc3f30fbcc0")
     assert cpu.scan(cpu.CodeImage(family=cpu.Family.X86_64, regions=((0, code),))).uses == ()
     # ldxr, ldaxp (the ARMv8.0 atomics) and NEON
     arm = bytes.fromhex("017c5f88") + bytes.fromhex("40847fc8") + bytes.fromhex("0084a14e")
@@ -107,8 +130,132 @@ def test_scan_cap_is_reported() -> None:
 
 
 @pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
-def test_yappi_linux_and_macos_wheels_are_within_their_baseline(path: Path) -> None:
-    assert isa_findings(path) == []
+def test_yappi_wheels_are_within_their_baseline(path: Path) -> None:
+    found = isa_findings(path)
+    if path.name.endswith("-win32.whl"):
+        # x86 PE files have no function table: said as an info, never guessed at
+        (info,) = found
+        assert info.severity is Severity.INFO
+        assert info.evidence["scanned"] == 0
+        assert "no function table" in info.message
+    else:
+        assert found == []
+
+
+# ---------------------------------------------------------------- PE files
+
+PE = json.loads((DATA / "cpu" / "manifest.json").read_text())["pe"]
+
+
+@pytest.mark.parametrize("entry", PE, ids=lambda e: e["id"])
+def test_pe_wheels_built_here(entry: dict[str, object]) -> None:
+    found = isa_findings(DATA / "cpu" / str(entry["file"]))
+    if not entry["isa"]:
+        assert found == []
+        return
+    (warn,) = found
+    assert warn.severity is Severity.WARNING
+    assert warn.evidence["features"] == sorted(entry["isa"])  # type: ignore[call-overload]
+    assert warn.evidence["highest"] == "AVX2"
+    # named by its export, from the function table (.pdata), not "PyInit_cpu_pe"
+    assert list(warn.evidence["functions"]["AVX2"]) == [entry["function"]]
+
+
+def _pe_member(wheel: Path, pattern: str) -> bytes:
+    with zipfile.ZipFile(wheel) as zf:
+        (name,) = [n for n in zf.namelist() if re.search(pattern, n)]
+        return zf.read(name)
+
+
+def test_msvc_outline_atomics_are_runtime_dispatched() -> None:
+    # yappi's win_arm64 .pyd: MSVC's /forceInterlockedFunctions helpers hold casal/swpal
+    # behind a test of the CPU-feature flag the runtime sets; a sweep of the same functions
+    # that ignores this finds them
+    wheel = next(p for p in REAL if p.name.endswith("-cp312-cp312-win_arm64.whl"))
+    code = cpu.pe_code(_pe_member(wheel, r"\.pyd$"))
+    assert code.image is not None
+    assert code.image.functions_only
+    assert cpu.scan(code.image).uses == ()
+    swept = cpu.scan(dataclasses.replace(code.image, functions_only=False))
+    assert [u.feature.name for u in swept.uses] == ["LSE atomics"]
+    helpers = {cpu.function_at(code.image.functions(), [f[0] for f in code.image.functions()], a)
+               for a in swept.uses[0].addresses}  # fmt: skip
+    assert helpers == {"function at RVA 0x1050", "function at RVA 0x1090"}
+
+
+def test_arm64_data_inside_a_function_is_not_code() -> None:
+    # ret, then a jump-table/literal word that decodes as SVE (add z4.b, z0.b, z0.b): MSVC
+    # keeps such data inside arm64 functions; only code the entry reaches counts
+    code = bytes.fromhex("c0035fd6" + "04002004")
+    fn = cpu.CodeImage(family=cpu.Family.AARCH64, regions=((0x1000, code),), functions_only=True)
+    assert cpu.scan(fn).uses == ()
+    sweep = dataclasses.replace(fn, functions_only=False)
+    assert [u.feature.name for u in cpu.scan(sweep).uses] == ["SVE"]
+    # reached through a branch, the same word is code
+    branch = bytes.fromhex("02000014" + "c0035fd6" + "04002004")  # b #8; ret; add z4.b...
+    reached = cpu.CodeImage(family=cpu.Family.AARCH64, regions=((0, branch),), functions_only=True)
+    assert [u.feature.name for u in cpu.scan(reached).uses] == ["SVE"]
+
+
+def test_msvc_vectorizer_isa_dispatch() -> None:
+    # Blackfire's win_amd64 .pyd: MSVC vectorized a loop with pmulld (SSE4.1) behind
+    # `cmp r14d, 2; jl scalar`, r14d loaded from __isa_available, the global its cpuid
+    # routine (__isa_available_init) writes
+    wheel = DATA / "real" / "blackfire-2026.10.0-cp311-cp311-win_amd64.whl"
+    code = cpu.pe_code(_pe_member(wheel, r"\.pyd$"))
+    assert code.image is not None
+    swept = cpu.scan(dataclasses.replace(code.image, functions_only=False))
+    assert [u.feature.name for u in swept.uses] == ["SSE4.1"]
+    assert cpu.scan(code.image).uses == ()
+    assert isa_findings(wheel) == []
+
+
+def test_x64_flag_tested_helper_is_dispatch() -> None:
+    # cmp byte ptr [rip + 0x100], 0; je +5; vpaddd ymm0, ymm0, ymm3; ret
+    helper = bytes.fromhex("803d0001000000" + "7405" + "c5fdfec3" + "c3")
+    image = cpu.CodeImage(family=cpu.Family.X86_64, regions=((0, helper),), functions_only=True)
+    assert cpu.scan(image).uses == ()
+    # without the test it runs unconditionally
+    plain = bytes.fromhex("c5fdfec3" + "c3")
+    image = cpu.CodeImage(family=cpu.Family.X86_64, regions=((0, plain),), functions_only=True)
+    assert [u.feature.name for u in cpu.scan(image).uses] == ["AVX2"]
+
+
+@pytest.mark.parametrize(
+    ("rva", "size"),
+    [(0x7FFFFFF0, 0xFFFFFFF0), (0x1000, 0xFFFFFFF0), (0, 12), (0xA000, 7)],
+    ids=["outside-the-file", "huge", "no-rva", "shorter-than-an-entry"],
+)
+def test_hostile_exception_directory(tmp_path: Path, rva: int, size: int) -> None:
+    # yappi's win_amd64 module with its exception directory entry rewritten: a finding or
+    # nothing, never a crashed check
+    import struct
+
+    import pefile
+
+    wheel = next(p for p in REAL if p.name.endswith("-cp312-cp312-win_amd64.whl"))
+    pyd = bytearray(_pe_member(wheel, r"\.pyd$"))
+    pe = pefile.PE(data=bytes(pyd), fast_load=True)
+    entry = pe.OPTIONAL_HEADER.DATA_DIRECTORY[3].get_file_offset()
+    struct.pack_into("<II", pyd, entry, rva, size)
+    bad = tmp_path / wheel.name
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            dst.writestr(info, bytes(pyd) if info.filename.endswith(".pyd") else body)
+    findings = inspect_wheel(bad).findings
+    assert "harness.check-crashed" not in {f.code for f in findings}
+    assert [f for f in findings if f.code == "cpu.isa" and f.severity is not Severity.INFO] == []
+
+
+def test_microsofts_runtime_dlls_are_not_scanned() -> None:
+    # ujson's PyPy wheel vendors vcruntime140 (delvewheel's name-<hash>.dll): its memcpy
+    # picks AVX/AVX-512 by __isa_available; Microsoft's file, not the wheel's code
+    wheel = DATA / "real" / "ujson-6.1.0-pp311-pypy311_pp80-win_amd64.whl"
+    runtime = cpu.pe_code(_pe_member(wheel, r"/vcruntime140-[0-9a-f]+\.dll$"))
+    assert runtime.image is not None
+    assert "AVX-512" in {u.feature.name for u in cpu.scan(runtime.image).uses}
+    assert isa_findings(wheel) == []
 
 
 def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
