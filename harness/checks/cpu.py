@@ -308,15 +308,13 @@ def elf_code(data: bytes) -> CodeImage | None:
 
 def elf_functions(data: bytes) -> tuple[tuple[int, int, str], ...]:
     """Sized STT_FUNC symbols of .symtab and .dynsym, sorted by address."""
-    from elftools.elf.sections import SymbolTableSection
+    from harness.checks.binfmt import elf_symbol_table
 
-    functions: list[tuple[int, int, str]] = []
-    for sec in elf_file(data).sections:
-        if isinstance(sec, SymbolTableSection) and sec.name in (".symtab", ".dynsym"):
-            for sym in sec.iter_symbols():
-                if sym["st_info"]["type"] == "STT_FUNC" and sym["st_size"] and sym.name:
-                    start = sym["st_value"]
-                    functions.append((start, start + sym["st_size"], sym.name))
+    functions = [
+        (s.value, s.value + s.size, s.name)
+        for s in elf_symbol_table(data)
+        if s.type == "STT_FUNC" and s.size
+    ]
     return _dedup(functions)
 
 
