@@ -1,7 +1,8 @@
 """The docker Environment kind: an image built here from a containers/ recipe
-(``envs/images.py``) or pulled from a registry, used through ``envs/daemon.py``.
+(``envs/images.py``) or pulled from a registry, used through ``envs/daemon.py`` and its
+sessions through ``envs/containers.py``.
 
-Direction of use, one way only: docker.py -> images.py -> daemon.py.
+Direction of use, one way only: docker.py -> images.py, containers.py -> daemon.py.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from contextlib import AbstractContextManager
 
 from harness.envs import images
 from harness.envs.base import EnvKind, EnvSpec, Limits, Mount, Probe, ProgressLog, check_python
+from harness.envs.containers import DockerSession, SharedContainer, container_session
 from harness.envs.daemon import (
     SESSION_UID,
-    DockerSession,
-    container_session,
     docker,
     ensure_daemon,
     error_line,
@@ -120,19 +120,25 @@ class DockerEnvironment:
         tmp.replace(cache)
         return probe
 
-    def session(
-        self, mounts: Sequence[Mount] = (), *, limits: Limits | None = None
-    ) -> AbstractContextManager[DockerSession]:
+    def _session_user(self) -> tuple[str, str]:
+        """The user sessions run as and its home."""
+        if self._recipe is not None:
+            return self._recipe.user, f"/home/{self._recipe.user}"
+        return SESSION_UID, "/tmp/harness-home"
+
+    def _check_image(self) -> None:
         ensure_daemon()
         if image_inspect(self.image) is None:
             raise InfraError(
                 f"env {self._spec.name}: image {self.image} is not here "
                 f"(run `harness envs build {self._spec.name}`)"
             )
-        if self._recipe is not None:
-            user, home = self._recipe.user, f"/home/{self._recipe.user}"
-        else:
-            user, home = SESSION_UID, "/tmp/harness-home"
+
+    def session(
+        self, mounts: Sequence[Mount] = (), *, limits: Limits | None = None
+    ) -> AbstractContextManager[DockerSession]:
+        self._check_image()
+        user, home = self._session_user()
         return container_session(
             image=self.image,
             env_name=self._spec.name,
@@ -141,5 +147,19 @@ class DockerEnvironment:
             home=home,
             mounts=mounts,
             limits=limits or Limits(),
+            platform=self.platform,
+        )
+
+    def shared(self, mounts: Sequence[Mount] = (), *, limits: Limits) -> SharedContainer:
+        self._check_image()
+        user, home = self._session_user()
+        return SharedContainer.start(
+            image=self.image,
+            env_name=self._spec.name,
+            python=self.interpreter,
+            user=user,
+            home=home,
+            mounts=mounts,
+            limits=limits,
             platform=self.platform,
         )
