@@ -485,13 +485,17 @@ class SharedContainer:
             if self._dead is None:
                 self._dead = why
 
-    def counters(self, *, refresh: bool) -> Counters:
-        """The last counters read, or read them now (``refresh``)."""
+    def counters(self, *, refresh: bool) -> Counters | None:
+        """The last counters read, or read them now (``refresh``); None: they could not
+        be read although the container runs (no pid left to run the reader: at its pid
+        limit, most likely)."""
         if refresh and self._dead is None:
             fresh = read_counters(self._container)
             if fresh is None:
                 if not _is_running(self._container):
                     self.mark_dead("the container stopped")
+                else:
+                    return None
             else:
                 with self._lock:
                     self._counters = fresh
@@ -524,7 +528,7 @@ class CellSession:
         self._workdir = f"/tmp/harness-cell-{uid}-{secrets.token_hex(6)}"
         self._dead: str | None = None
         self._created = False
-        self._start = host.counters(refresh=False)
+        self._start = host.counters(refresh=False) or Counters()
 
     @property
     def container(self) -> str:
@@ -595,6 +599,8 @@ class CellSession:
         now = self._host.counters(refresh=True)
         if self._host.dead is not None:
             return f"the container is gone ({self._host.dead})"
+        if now is None:
+            return "the container could not start a process to read its counters (pid limit?)"
         return now.since(self._start)
 
     def exec(
@@ -609,7 +615,7 @@ class CellSession:
             raise InfraError(f"cell {self._uid} in {self._host.container} is over: {self._dead}")
         if self._host.dead is not None:
             raise InfraError(f"container {self._host.container} is gone: {self._host.dead}")
-        before = self._host.counters(refresh=False)
+        before = self._host.counters(refresh=False) or Counters()
         command, where = list(argv), cwd or self._workdir
         if not self._created:
             # the first command creates the cell's directory: no docker exec of its own
@@ -637,7 +643,7 @@ class CellSession:
             # SIGKILL: the OOM killer if the container's oom_kill counter moved while this
             # command ran (it may have picked this cell's process or a neighbour's)
             after = self._host.counters(refresh=True)
-            oom = after.oom_kills > before.oom_kills
+            oom = after is not None and after.oom_kills > before.oom_kills
             if self._host.dead is not None:
                 self._dead = f"the container is gone ({self._host.dead})"
         else:

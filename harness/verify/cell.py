@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from harness import config as config_mod
-from harness.envs import Environment, Mount, Probe, Session, cpumodel
+from harness.envs import Environment, Limits, Mount, Probe, Session, cpumodel
 from harness.errors import HarnessError
 from harness.fsutil import sha256_file
 from harness.redact import Redactor
@@ -484,10 +484,16 @@ def _container_step(seconds: float, detail: dict[str, object]) -> Step:
     return Step(name="container", status=RunStatus.PASSED, duration_s=seconds, detail=detail)
 
 
-def _alone(task: Task, cfg: config_mod.Config, mounts: CellMounts, steps: list[Step]) -> None:
+def _alone(
+    task: Task,
+    cfg: config_mod.Config,
+    mounts: CellMounts,
+    steps: list[Step],
+    limits: Limits | None = None,
+) -> None:
     """The stages in a session of the cell's own (CellStop or HarnessError end them)."""
     t0 = time.perf_counter()
-    with task.env.session(mounts.all()) as session:
+    with task.env.session(mounts.all(), limits=limits) as session:
         if task.env.image is not None:
             steps.append(_container_step(time.perf_counter() - t0, {"shared_by": 1}))
         cell = CellRun(task=task, cfg=cfg, session=session, mounts=mounts, steps=steps)
@@ -509,7 +515,7 @@ def _in_shared(
     CellStop / HarnessError as :func:`_alone`."""
     with shared.cell(task.env, mounts.all()) as leased:
         if leased is None:
-            _alone(task, cfg, mounts, steps)
+            _alone(task, cfg, mounts, steps, shared.base)
             return None
         if leased.started_s is not None:
             limits = leased.container.limits
@@ -564,7 +570,7 @@ def run_one(task: Task, cfg: config_mod.Config, shared: EnvContainers | None = N
                 record = attempt[-1]
                 earlier = [s.to_json() for s in attempt[:-1]]
                 steps.append(replace(record, detail={**record.detail, "steps": earlier}))
-                _alone(task, cfg, mounts, steps)
+                _alone(task, cfg, mounts, steps, shared.base)
     except CellStop as stop:
         status, reason = stop.status, stop.reason
     except HarnessError as exc:

@@ -19,7 +19,7 @@ from harness import config as config_mod
 from harness.checks.platforms import OS, parse_platform
 from harness.coverage import Family, WheelFile, compute
 from harness.coverage import parse_wheel as parse_wheel_name
-from harness.envs import Environment, EnvKind, EnvSpec, Probe, environment
+from harness.envs import Environment, EnvKind, EnvSpec, Limits, Probe, environment
 from harness.errors import HarnessError, InfraError, UsageError
 from harness.inspect import InspectResult, collect_wheels, inspect_paths
 from harness.report.model import Report, Run, RunStatus
@@ -236,9 +236,12 @@ def verify(
     elsewhere: Sequence[EnvSpec] = (),
     log: Callable[[str], None] = console.info,
     shard: Shard | None = None,
+    limits: Limits | None = None,
 ) -> VerifyOutcome:
     """Verify ``wheels`` in ``specs``; with ``shard``, only the cells of one job of a plan
-    (``specs`` are then that job's envs) and the report carries the plan.
+    (``specs`` are then that job's envs) and the report carries the plan. ``limits``: one
+    cell's memory/pid limits (default ``Limits()``; a shared container gets them times the
+    cells that can run in it at once).
 
     Cells do not wait for the whole plan: the wheels are staged and hashed first, then a
     background thread prepares the envs one by one and submits each env's cells as soon
@@ -254,7 +257,7 @@ def verify(
             shard.check_wheels(set(sha.items()))
         sources = _stage_sources(cfg, Path(tmp) / "project")
 
-        with CellPool(cfg, log) as pool:
+        with CellPool(cfg, log, limits) as pool:
 
             def start_cells(env: Environment, probe: Probe) -> None:
                 deps = _prepare_deps(cfg, probe, Path(tmp) / f"deps-{env.spec.name}", log)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from harness import config as config_mod
 from harness import console, proc
+from harness.envs import Limits
 from harness.report.model import Run, RunStatus
 from harness.verify.cell import Task, run_one
 from harness.verify.share import EnvContainers
@@ -30,14 +31,16 @@ ICONS = {
 class CellPool:
     """``with CellPool(cfg, log) as pool: pool.submit(tasks); ...; runs = pool.results()``."""
 
-    def __init__(self, cfg: config_mod.Config, log: Callable[[str], None]) -> None:
+    def __init__(
+        self, cfg: config_mod.Config, log: Callable[[str], None], limits: Limits | None = None
+    ) -> None:
         self._cfg = cfg
         self._log = log
         self._jobs = max(1, cfg.jobs)
         self._lock = threading.Lock()
         self._futures: list[tuple[Task, Future[Run]]] = []
         self._done = 0
-        self._containers = EnvContainers(self._jobs)
+        self._containers = EnvContainers(self._jobs, limits)
         self._pool = ThreadPoolExecutor(max_workers=self._jobs, thread_name_prefix="harness-run")
         self._progress: Progress | None = None
         self._bar: TaskID | None = None

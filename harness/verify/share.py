@@ -80,6 +80,11 @@ class EnvContainers:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
+    @property
+    def base(self) -> Limits:
+        """The limits of one cell (a cell retried alone gets exactly these)."""
+        return self._base
+
     def expect(self, env: Environment, cells: int) -> None:
         """``cells`` more cells of ``env`` will run (call before submitting them)."""
         with self._lock:
