@@ -6,13 +6,19 @@ warm and prints:
 
 - wall time, the sum of the smoke steps' own durations, the ideal wall on this machine
   (that sum / cores) and the ratio wall / ideal (target <= 1.5x);
-- a per-step profile of every cell (venv, pip cache, install, pick, each smoke suite): the
-  host cell is the native one, arm64 the one under qemu.
+- a per-step profile of every cell (container start, venv, install, pick, each smoke
+  suite): the host cell is the native one, arm64 the one under qemu; `bench/cell.py`
+  profiles one cell in more detail (container removal, a cell's cleanup);
+- the machine load (`uptime`) before and after each matrix.
+
+``--wheels GLOB`` (repeatable) picks other wheels of tests/data/real, e.g. add
+``markupsafe-3.0.3-cp313-*.whl`` to give an env two cells (two distributions).
 
 Variants alternate within a repetition so load from other processes hits both alike. One-off
 costs (images, the per-env compiled pip) are paid by a warm-up run outside the timings.
 
 usage: python bench/verify.py [--matrix M]... [--jobs N] [--baseline REF] [--repeat N]
+                              [--wheels GLOB]...
 """
 
 from __future__ import annotations
@@ -63,12 +69,20 @@ def summarize(wall: float, doc: dict[str, object]) -> dict[str, object]:
     runs = [r for r in doc["runs"] if r["status"] != "skipped"]
     smoke = sum(s["duration_s"] for r in runs for s in r["steps"] if s["name"].startswith("smoke:"))
     cores = os.cpu_count() or 1
+
+    def key(r: dict[str, object]) -> str:  # env + distribution: an env may have several cells
+        return f"{r['env']}/{str(r['wheel']['filename']).split('-')[0]}"
+
     steps = {
-        r["env"]: {s["name"]: s["duration_s"] for s in r["steps"]} | {"cell": r["duration_s"]}
+        key(r): {s["name"]: s["duration_s"] for s in r["steps"]} | {"cell": r["duration_s"]}
         for r in runs
     }
-    statuses = {r["env"]: r["status"] for r in runs}
+    statuses = {key(r): r["status"] for r in runs}
     return {"wall": wall, "smoke": smoke, "ideal": smoke / cores, "steps": steps, "st": statuses}
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def main() -> int:
@@ -77,6 +91,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--baseline", default=None, metavar="REF", help="git revision to compare")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--wheels", action="append", default=None, metavar="GLOB")
     args = ap.parse_args()
     matrices = args.matrix or ["linux", "nightly"]
     cores = os.cpu_count() or 1
@@ -84,8 +99,9 @@ def main() -> int:
         tmp = Path(tmp_name)
         wheels = tmp / "dist"
         wheels.mkdir()
-        for w in sorted((ROOT / "tests" / "data" / "real").glob("yappi-1.7.6-*.whl")):
-            shutil.copy(w, wheels / w.name)
+        for pattern in args.wheels or ["yappi-1.7.6-*.whl"]:
+            for w in sorted((ROOT / "tests" / "data" / "real").glob(pattern)):
+                shutil.copy(w, wheels / w.name)
         variants = {"after": ROOT}
         if args.baseline:
             variants = {"before": export(args.baseline, tmp / "before"), "after": ROOT}
@@ -98,6 +114,7 @@ def main() -> int:
             # warm-up of this tree only: the baseline has no per-env cache to warm
             warm = run_verify(ROOT, wheels, matrix, args.jobs, tmp / "r")
             one_off = {env: s.get("pip cache", 0.0) for env, s in summarize(*warm)["steps"].items()}
+            load_before = uptime()
             results: dict[str, list[dict[str, object]]] = {name: [] for name in variants}
             for _ in range(args.repeat):
                 for name, tree in variants.items():
@@ -106,7 +123,9 @@ def main() -> int:
                     )
             print(
                 f"\n== matrix {matrix}: {args.jobs} jobs, {cores} cores, {args.repeat} run(s) each"
+                f", {len(list(wheels.iterdir()))} wheels"
             )
+            print(f"load before: {load_before}\nload after:  {uptime()}")
             for name, rs in results.items():
                 wall = statistics.median(r["wall"] for r in rs)
                 smoke = statistics.median(r["smoke"] for r in rs)
@@ -116,15 +135,16 @@ def main() -> int:
                     f"  ratio {wall / ideal if ideal else float('nan'):5.2f}x  "
                     f"cells {rs[-1]['st']}"
                 )
-            print("per-step seconds of each cell (last run):")
-            names = ["venv", "install", "pick", "smoke:import", "smoke:profiler", "cell"]
-            print(f"  {'env':<10} {'variant':<7} " + " ".join(f"{n:>14}" for n in names))
-            envs = sorted({e for rs in results.values() for e in rs[-1]["steps"]})
-            for env in envs:
+            print("per-step seconds of each cell (last run; container: when this cell started it):")
+            names = ["container", "venv", "install", "pick", "smoke:import", "smoke:profiler"]
+            names.append("cell")
+            print(f"  {'cell':<22} {'variant':<7} " + " ".join(f"{n:>14}" for n in names))
+            keys = sorted({e for rs in results.values() for e in rs[-1]["steps"]})
+            for key in keys:
                 for name, rs in results.items():
-                    st = rs[-1]["steps"].get(env, {})
+                    st = rs[-1]["steps"].get(key, {})
                     cells = " ".join(f"{st.get(n, float('nan')):14.2f}" for n in names)
-                    print(f"  {env:<10} {name:<7} {cells}")
+                    print(f"  {key:<22} {name:<7} {cells}")
             built = {e: round(v, 1) for e, v in one_off.items() if v}
             if built:
                 print(f"one-off per env (compiled pip, cached across runs): {built}")

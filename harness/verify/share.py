@@ -78,6 +78,7 @@ class EnvContainers:
         self._jobs = max(1, jobs)
         self._base = base or Limits()
         self._entries: dict[str, _Entry] = {}
+        self._cleanups: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     @property
@@ -155,12 +156,22 @@ class EnvContainers:
         finally:
             last = self._finish(entry)
             if session is not None and not last:
-                session.close()  # its leftover processes and directory; neighbours go on
+                # its leftover processes and directory go, off the cell's critical path:
+                # its worker starts the next cell meanwhile (the last cell's go with the
+                # container)
+                cleanup = threading.Thread(target=session.close, name="harness-cell-cleanup")
+                cleanup.start()
+                with self._lock:
+                    self._cleanups.append(cleanup)
 
     def close_all(self) -> None:
-        """Remove every container still up (cells cancelled by Ctrl-C or an error)."""
+        """Wait for the cells' cleanups; remove every container still up (cells cancelled
+        by Ctrl-C or an error)."""
         with self._lock:
             entries = list(self._entries.values())
+            cleanups, self._cleanups = self._cleanups, []
+        for cleanup in cleanups:
+            cleanup.join()
         for entry in entries:
             with entry.lock:
                 container, entry.container = entry.container, None
