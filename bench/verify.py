@@ -9,6 +9,8 @@ warm and prints:
 - a per-step profile of every cell (container start, venv, install, pick, each smoke
   suite): the host cell is the native one, arm64 the one under qemu; `bench/cell.py`
   profiles one cell in more detail (container removal, a cell's cleanup);
+- the harness's own CPU seconds (it and its docker CLI calls: inspection, coverage, probes,
+  process and container management; not the work inside the containers);
 - the machine load (`uptime`) before and after each matrix.
 
 ``--wheels GLOB`` (repeatable) picks other wheels of tests/data/real, e.g. add
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -56,11 +59,16 @@ def run_verify(
     argv = [sys.executable, "-m", "harness", "verify", str(wheels), "--matrix", matrix]
     argv += ["--jobs", str(jobs), "--report-dir", str(reports)]
     t0 = time.perf_counter()
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cp = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the harness's own CPU and its children's (docker CLI calls), not the containers'
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if cp.returncode not in (0, 1):
         sys.exit(f"{tree.name}: harness verify exited {cp.returncode}:\n{cp.stderr[-2000:]}")
     doc: dict[str, object] = json.loads((reports / "report.json").read_text())
+    doc["_harness_cpu"] = cpu
     shutil.rmtree(reports)
     return wall, doc
 
@@ -78,7 +86,14 @@ def summarize(wall: float, doc: dict[str, object]) -> dict[str, object]:
         for r in runs
     }
     statuses = {key(r): r["status"] for r in runs}
-    return {"wall": wall, "smoke": smoke, "ideal": smoke / cores, "steps": steps, "st": statuses}
+    return {
+        "wall": wall,
+        "smoke": smoke,
+        "ideal": smoke / cores,
+        "steps": steps,
+        "st": statuses,
+        "cpu": doc.get("_harness_cpu", 0.0),
+    }
 
 
 def uptime() -> str:
@@ -130,10 +145,11 @@ def main() -> int:
                 wall = statistics.median(r["wall"] for r in rs)
                 smoke = statistics.median(r["smoke"] for r in rs)
                 ideal = smoke / cores
+                cpu = statistics.median(r["cpu"] for r in rs)
                 print(
                     f"{name:<7} wall {wall:6.1f} s  smoke sum {smoke:6.1f} s  ideal {ideal:5.1f} s"
-                    f"  ratio {wall / ideal if ideal else float('nan'):5.2f}x  "
-                    f"cells {rs[-1]['st']}"
+                    f"  ratio {wall / ideal if ideal else float('nan'):5.2f}x"
+                    f"  harness cpu {cpu:5.1f} s  cells {rs[-1]['st']}"
                 )
             print("per-step seconds of each cell (last run; container: when this cell started it):")
             names = ["container", "venv", "install", "pick", "smoke:import", "smoke:profiler"]
