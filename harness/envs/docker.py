@@ -36,6 +36,7 @@ class DockerEnvironment:
             raise ValueError("DockerEnvironment needs a docker kind")
         self._spec = spec
         self._probe: Probe | None = None
+        self._info: dict[str, object] | None = None  # from is_ready, for probe
         self._recipe = None
         if spec.kind is EnvKind.DOCKER_RECIPE:
             assert spec.recipe is not None
@@ -66,10 +67,13 @@ class DockerEnvironment:
 
     def is_ready(self) -> bool:
         ensure_daemon()
-        return image_inspect(self.image) is not None
+        # kept for the probe that follows (one `docker image inspect` per env, not two)
+        self._info = image_inspect(self.image)
+        return self._info is not None
 
     def prepare(self, *, log: ProgressLog | None = None) -> bool:
         ensure_daemon()
+        self._info = None
         if self._recipe is not None:
             return images.build(self._recipe, log=log)
         if image_inspect(self.image) is not None:
@@ -94,7 +98,7 @@ class DockerEnvironment:
 
     def _load_probe(self) -> Probe:
         ensure_daemon()
-        info = image_inspect(self.image)
+        info, self._info = self._info or image_inspect(self.image), None
         if info is None:
             raise InfraError(
                 f"env {self._spec.name}: image {self.image} is not here; "
