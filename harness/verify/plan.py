@@ -65,13 +65,16 @@ def prepare_envs(
     log: Callable[[str], None],
     *,
     on_ready: Callable[[Environment, Probe], None] | None = None,
+    checked: bool = False,
 ) -> tuple[list[tuple[Environment, Probe]], list[tuple[EnvSpec, str]]]:
     """Build/probe every env, in order; envs that cannot be had become (spec, reason)
     pairs. ``on_ready(env, probe)`` is called as soon as each env is ready (verify starts
-    its cells then, while the next env is still being built or probed)."""
+    its cells then, while the next env is still being built or probed). ``checked``: the
+    caller ran :func:`preflight` already."""
     ready: list[tuple[Environment, Probe]] = []
     broken: list[tuple[EnvSpec, str]] = []
-    preflight(specs)
+    if not checked:
+        preflight(specs)
     for spec in specs:
         env = environment(spec)
         try:
@@ -277,7 +280,7 @@ def verify(
                     ]
                 )
 
-            prep = _Background(lambda: prepare_envs(specs, log, on_ready=start_cells))
+            prep = _Background(lambda: prepare_envs(specs, log, on_ready=start_cells, checked=True))
             inspected = inspect_paths(files, cfg.check_options(), progress=False)
             ready, broken = prep.result()
             cell_runs = pool.results()

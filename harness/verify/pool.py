@@ -1,6 +1,7 @@
 """Runs cells in parallel as they are submitted (each env's as soon as it is ready), with
-progress; each env's cells share one container (harness.verify.share). Ctrl-C, or any
-error that ends the run early, cancels pending cells and removes live containers at once."""
+progress; each env's cells share one container (harness.verify.share). Ctrl-C cancels
+pending cells and removes live containers at once; an error that ends the run early
+cancels pending cells and removes this run's containers."""
 
 from __future__ import annotations
 
@@ -118,14 +119,18 @@ class CellPool:
         try:
             if exc_type is None:
                 self._pool.shutdown(wait=True)
-            else:
-                # Ctrl-C (or an error): run nothing more, and remove the live containers
-                # now so the cells in flight end at once instead of after their timeout
+            elif exc_type is KeyboardInterrupt:
+                # Ctrl-C: run nothing more, and remove the live containers now so the
+                # cells in flight end at once instead of after their step's timeout
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 proc.kill_all()  # host-mode commands (their own process groups) too
                 from harness.envs import containers
 
                 containers.remove_live_sessions()
+            else:
+                # an error ends the run: no more cells; this run's containers go below
+                # (cells in flight then end at their next command)
+                self._pool.shutdown(wait=False, cancel_futures=True)
         finally:
             self._containers.close_all()
             if self._progress is not None:
