@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import secrets
 import shlex
 import signal
@@ -53,6 +54,7 @@ from harness.errors import InfraError, InputError
 
 SESSION_LABEL = f"{LABEL}.session"
 RUN_LABEL = f"{LABEL}.run"
+PID_LABEL = f"{LABEL}.pid"  # the harness process that started it (which run is whose)
 RUN_ID = uuid.uuid4().hex  # every container this process starts carries it (cleanup)
 CELL_UID_BASE = 20000  # cell k of a shared container runs as uid:gid CELL_UID_BASE + k
 SETTLE_S = 0.5  # after an interrupted `docker run`: how long the daemon may still create
@@ -198,6 +200,7 @@ def start_container(
         "docker", "run", "--detach", "--rm", "--name", name,
         "--label", f"{SESSION_LABEL}=1",
         "--label", f"{RUN_LABEL}={RUN_ID}",
+        "--label", f"{PID_LABEL}={os.getpid()}",
         "--user", user,
         "--env", f"HOME={home}",
         # sealed like a host cell: pip reads no config file, Python no user site
