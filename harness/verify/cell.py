@@ -3,7 +3,9 @@ that pip took that exact file, then the smoke suites. ``run_one`` never raises.
 
 The stages are functions of a :class:`CellRun` (the live session plus the steps recorded
 so far); a stage that fails raises :class:`CellStop` with the cell's status and reason,
-and ``run_one`` turns that into the Run."""
+and ``run_one`` turns that into the Run. The session is the cell's place in its env's
+shared container (harness.verify.share), or a session of its own: host envs, and a cell
+retried alone after its shared container hit a limit."""
 
 from __future__ import annotations
 
@@ -513,6 +515,7 @@ def _in_shared(
     share). Returns what the container went through if the cell did not pass and a
     neighbour may be the cause (then the caller runs it again alone); else None, or
     CellStop / HarnessError as :func:`_alone`."""
+    t0 = time.perf_counter()
     with shared.cell(task.env, mounts.all()) as leased:
         if leased is None:
             _alone(task, cfg, mounts, steps, shared.base)
@@ -532,7 +535,7 @@ def _in_shared(
             Step(
                 name="shared container",
                 status=status,
-                duration_s=sum(s.duration_s for s in steps),
+                duration_s=time.perf_counter() - t0,
                 output_tail=redact(reason),
                 detail={"incident": incident, "retried": "alone, in a container of its own"},
             )
