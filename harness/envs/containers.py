@@ -20,13 +20,13 @@ zombie holds a pid against the container's pid limit until then). It exits by it
 for long.
 
 Cleanup. A container is named before it is created and labelled with this process's
-:data:`RUN_ID`; it is removed (``docker rm -f``) when its session ends, on Ctrl-C
-(:func:`remove_live_sessions`) and at interpreter exit. Ctrl-C can land while ``docker
-run`` is still creating one: the daemon may then register the name after a first
-``rm`` found nothing, and the container stays ``Created`` forever (its ``--rm`` only acts
-once it ran). So a start that did not complete is removed again once the ``docker run``
-client has ended, and every container still carrying this run's label is removed on
-Ctrl-C and at exit.
+:data:`RUN_ID` (and its pid, :data:`PID_LABEL`); it is removed (``docker rm -f``) when its
+session ends, on Ctrl-C (:func:`remove_live_sessions`) and at interpreter exit. Ctrl-C
+can land while ``docker run`` is still creating one: the daemon may then register the name
+after a first ``rm`` found nothing, and the container stays ``Created`` forever (its
+``--rm`` only acts once it ran). So a start that did not complete is removed again once
+the ``docker run`` client has ended, and every container still carrying this run's label
+is removed on Ctrl-C and at exit.
 
 Limits (memory, pids) are the container's: with a shared container they are shared by the
 cells running in it at once (verify scales them by that number, see harness.verify.share).
