@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import email.parser
+import functools
 import json
 import re
 import zipfile
@@ -301,12 +302,10 @@ def untested_reason(
     has_python = [
         s.name
         for s, p in envs
-        if any((t.interpreter, t.abi) in interp_abi for text in p.tags for t in parse_tag(text))
+        if any((t.interpreter, t.abi) in interp_abi for t in _priority(p.tags))
     ]
     has_platform = [
-        s.name
-        for s, p in envs
-        if any(t.platform in plat_tags for text in p.tags for t in parse_tag(text))
+        s.name for s, p in envs if any(t.platform in plat_tags for t in _priority(p.tags))
     ]
     supports = [s.name for s, p in envs if _support_index(wheel, _priority(p.tags)) is not None]
     py = _python_label(wheel)
@@ -335,6 +334,13 @@ def untested_reason(
 
 
 def _priority(tags: Sequence[str]) -> dict[Tag, int]:
+    """Each tag an env supports -> its rank in the env's list (parsed once per list: an
+    env's list has hundreds of tags, and every wheel of a release is ranked against it)."""
+    return _parsed_priority(tuple(tags))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_priority(tags: tuple[str, ...]) -> dict[Tag, int]:
     priority: dict[Tag, int] = {}
     for i, text in enumerate(tags):
         for tag in parse_tag(text):

@@ -241,11 +241,13 @@ def clear_caches() -> None:
 
 
 def inspect_paths(
-    paths: Sequence[str | Path], options: CheckOptions | None = None
+    paths: Sequence[str | Path], options: CheckOptions | None = None, *, progress: bool = True
 ) -> InspectResult:
+    """Inspect every wheel of ``paths``; ``progress``: a progress bar on a terminal (off
+    when another live display, verify's cells, is on)."""
     files = collect_wheels(paths)
     reports = []
-    progress = console.interactive() and len(files) > 3
+    progress = progress and console.interactive() and len(files) > 3
     if progress:
         from rich.markup import escape
         from rich.progress import Progress

@@ -6,6 +6,7 @@ Import what verify/coverage need from here; :func:`environment` picks the kind.
 from __future__ import annotations
 
 from harness.envs.base import (
+    CellSession,
     Environment,
     EnvKind,
     EnvSpec,
@@ -15,9 +16,11 @@ from harness.envs.base import (
     Mount,
     Probe,
     Session,
+    SharedSession,
 )
 
 __all__ = [
+    "CellSession",
     "EnvKind",
     "EnvSpec",
     "EnvStatus",
@@ -27,6 +30,7 @@ __all__ = [
     "Mount",
     "Probe",
     "Session",
+    "SharedSession",
     "environment",
 ]
 

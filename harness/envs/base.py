@@ -15,6 +15,10 @@
 A docker session is one idle container (no network, non-root user, memory/pid limits)
 that every ``exec`` runs in; it is removed when the ``with`` block exits, also on
 Ctrl-C or an exception. A host session is a scratch directory on this machine.
+
+``env.shared(mounts, limits=...)`` (docker kinds; None for host) starts one container that
+many cells use, each through its own :class:`CellSession` (own uid, own directory, a
+timeout kills that cell's processes only); see harness/envs/containers.py.
 """
 
 from __future__ import annotations
@@ -195,6 +199,43 @@ class Session(Protocol):
         ...
 
 
+class CellSession(Session, Protocol):
+    """One cell in a shared container (see :class:`SharedSession`)."""
+
+    def incident(self) -> str | None:
+        """What the shared container went through since this cell started that can fail
+        any cell in it (an OOM kill, a fork refused at the pid limit, the container gone),
+        or None."""
+        ...
+
+    def close(self) -> None:
+        """End the cell: kill its leftover processes, remove its directory."""
+        ...
+
+
+class SharedSession(Protocol):
+    """One container shared by many cells of an env."""
+
+    @property
+    def dead(self) -> str | None:
+        """Why the container is gone, or None while it runs."""
+        ...
+
+    @property
+    def mounts(self) -> tuple[Mount, ...]: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+    def new_cell(self) -> CellSession:
+        """A new cell in the container (InfraError if the container is gone)."""
+        ...
+
+    def close(self) -> None:
+        """Remove the container."""
+        ...
+
+
 class Environment(Protocol):
     @property
     def spec(self) -> EnvSpec: ...
@@ -219,6 +260,11 @@ class Environment(Protocol):
     def session(
         self, mounts: Sequence[Mount] = (), *, limits: Limits | None = None
     ) -> AbstractContextManager[Session]: ...
+
+    def shared(self, mounts: Sequence[Mount] = (), *, limits: Limits) -> SharedSession | None:
+        """Start one container for many cells (None: this kind has nothing to share, each
+        cell uses :meth:`session`)."""
+        ...
 
 
 class ProgressLog(Protocol):

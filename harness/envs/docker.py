@@ -1,7 +1,8 @@
 """The docker Environment kind: an image built here from a containers/ recipe
-(``envs/images.py``) or pulled from a registry, used through ``envs/daemon.py``.
+(``envs/images.py``) or pulled from a registry, used through ``envs/daemon.py`` and its
+sessions through ``envs/containers.py``.
 
-Direction of use, one way only: docker.py -> images.py -> daemon.py.
+Direction of use, one way only: docker.py -> images.py, containers.py -> daemon.py.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from contextlib import AbstractContextManager
 
 from harness.envs import images
 from harness.envs.base import EnvKind, EnvSpec, Limits, Mount, Probe, ProgressLog, check_python
+from harness.envs.containers import DockerSession, SharedContainer, container_session
 from harness.envs.daemon import (
     SESSION_UID,
-    DockerSession,
-    container_session,
     docker,
     ensure_daemon,
     error_line,
@@ -36,6 +36,7 @@ class DockerEnvironment:
             raise ValueError("DockerEnvironment needs a docker kind")
         self._spec = spec
         self._probe: Probe | None = None
+        self._info: dict[str, object] | None = None  # from is_ready, for probe
         self._recipe = None
         if spec.kind is EnvKind.DOCKER_RECIPE:
             assert spec.recipe is not None
@@ -66,10 +67,13 @@ class DockerEnvironment:
 
     def is_ready(self) -> bool:
         ensure_daemon()
-        return image_inspect(self.image) is not None
+        # kept for the probe that follows (one `docker image inspect` per env, not two)
+        self._info = image_inspect(self.image)
+        return self._info is not None
 
     def prepare(self, *, log: ProgressLog | None = None) -> bool:
         ensure_daemon()
+        self._info = None
         if self._recipe is not None:
             return images.build(self._recipe, log=log)
         if image_inspect(self.image) is not None:
@@ -94,7 +98,7 @@ class DockerEnvironment:
 
     def _load_probe(self) -> Probe:
         ensure_daemon()
-        info = image_inspect(self.image)
+        info, self._info = self._info or image_inspect(self.image), None
         if info is None:
             raise InfraError(
                 f"env {self._spec.name}: image {self.image} is not here; "
@@ -120,19 +124,25 @@ class DockerEnvironment:
         tmp.replace(cache)
         return probe
 
-    def session(
-        self, mounts: Sequence[Mount] = (), *, limits: Limits | None = None
-    ) -> AbstractContextManager[DockerSession]:
+    def _session_user(self) -> tuple[str, str]:
+        """The user sessions run as and its home."""
+        if self._recipe is not None:
+            return self._recipe.user, f"/home/{self._recipe.user}"
+        return SESSION_UID, "/tmp/harness-home"
+
+    def _check_image(self) -> None:
         ensure_daemon()
         if image_inspect(self.image) is None:
             raise InfraError(
                 f"env {self._spec.name}: image {self.image} is not here "
                 f"(run `harness envs build {self._spec.name}`)"
             )
-        if self._recipe is not None:
-            user, home = self._recipe.user, f"/home/{self._recipe.user}"
-        else:
-            user, home = SESSION_UID, "/tmp/harness-home"
+
+    def session(
+        self, mounts: Sequence[Mount] = (), *, limits: Limits | None = None
+    ) -> AbstractContextManager[DockerSession]:
+        self._check_image()
+        user, home = self._session_user()
         return container_session(
             image=self.image,
             env_name=self._spec.name,
@@ -141,5 +151,19 @@ class DockerEnvironment:
             home=home,
             mounts=mounts,
             limits=limits or Limits(),
+            platform=self.platform,
+        )
+
+    def shared(self, mounts: Sequence[Mount] = (), *, limits: Limits) -> SharedContainer:
+        self._check_image()
+        user, home = self._session_user()
+        return SharedContainer.start(
+            image=self.image,
+            env_name=self._spec.name,
+            python=self.interpreter,
+            user=user,
+            home=home,
+            mounts=mounts,
+            limits=limits,
             platform=self.platform,
         )

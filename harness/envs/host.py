@@ -287,6 +287,9 @@ class HostEnvironment:
         tmp_file.replace(cache)
         return probe
 
+    def shared(self, mounts: Sequence[Mount] = (), *, limits: Limits) -> None:
+        """Nothing to share: a host session is a scratch directory, cheap per cell."""
+
     @contextmanager
     def session(
         self, mounts: Sequence[Mount] = (), *, limits: Limits | None = None

@@ -3,7 +3,9 @@ that pip took that exact file, then the smoke suites. ``run_one`` never raises.
 
 The stages are functions of a :class:`CellRun` (the live session plus the steps recorded
 so far); a stage that fails raises :class:`CellStop` with the cell's status and reason,
-and ``run_one`` turns that into the Run."""
+and ``run_one`` turns that into the Run. The session is the cell's place in its env's
+shared container (harness.verify.share), or a session of its own: host envs, and a cell
+retried alone after its shared container hit a limit."""
 
 from __future__ import annotations
 
@@ -21,13 +23,14 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from harness import config as config_mod
-from harness.envs import Environment, Mount, Probe, Session, cpumodel
+from harness.envs import Environment, Limits, Mount, Probe, Session, cpumodel
 from harness.errors import HarnessError
 from harness.fsutil import sha256_file
 from harness.redact import Redactor
 from harness.report.model import Run, RunStatus, Step
 from harness.verify import deps as deps_mod
 from harness.verify import pipcache
+from harness.verify.share import EnvContainers
 
 SMOKE_DIR = Path(__file__).resolve().parent.parent / "smoke"
 WHEELHOUSE = "/wheelhouse"
@@ -305,7 +308,10 @@ def install_wheel(cell: CellRun, pip: Sequence[str]) -> str:
 
 def prove_pick(cell: CellRun, install_output: str) -> None:
     """The "pick" step: pip took exactly the expected file, from the cell's wheelhouse
-    (nowhere else), with the expected sha256, and its metadata is the requested release."""
+    (nowhere else), with the expected sha256, and its metadata is the requested release.
+    The step's detail also names the interpreter the wheel was installed for (the venv's,
+    made from the env's own, whose pip made the choice)."""
+    t0 = time.perf_counter()
     task = cell.task
     name, version, _, _ = parse_wheel_filename(task.wheel.name)
     path = _processed_wheel(install_output, name)
@@ -335,13 +341,19 @@ def prove_pick(cell: CellRun, install_output: str) -> None:
         Step(
             name="pick",
             status=RunStatus.PASSED if ok else RunStatus.FAILED,
-            duration_s=0.0,
+            duration_s=time.perf_counter() - t0,
             detail={
                 "expected": task.wheel.name,
                 "picked": picked,
                 "path": path,
                 "sha256": actual_sha,
                 "metadata": meta,
+                "interpreter": {
+                    "venv": cell.python,
+                    "base": task.probe.executable,
+                    "version": task.probe.python_version,
+                    "implementation": task.probe.implementation,
+                },
             },
             output_tail="" if ok else problem,
         )
@@ -455,8 +467,88 @@ def _unfinished(s: Step, result: dict[str, object] | None, token: str) -> str | 
 # ---------------------------------------------------------------- entry point
 
 
-def run_one(task: Task, cfg: config_mod.Config) -> Run:
-    """Everything for one (env, wheel) cell. Never raises: problems become the Run's status."""
+def _guarded(cell: CellRun) -> tuple[RunStatus, str]:
+    """Run the stages; whatever stops them becomes (status, reason)."""
+    try:
+        run_stages(cell)
+    except CellStop as stop:
+        return stop.status, stop.reason
+    except HarnessError as exc:
+        return RunStatus.ERROR, f"environment error: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one broken cell must not stop the others
+        return RunStatus.ERROR, f"harness error: {type(exc).__name__}: {exc}"
+    return RunStatus.PASSED, ""
+
+
+def _container_step(seconds: float, detail: dict[str, object]) -> Step:
+    """Step "container": starting the container this cell ran in (the env's first cell
+    pays it for the env's shared container; a cell retried alone pays its own)."""
+    return Step(name="container", status=RunStatus.PASSED, duration_s=seconds, detail=detail)
+
+
+def _alone(
+    task: Task,
+    cfg: config_mod.Config,
+    mounts: CellMounts,
+    steps: list[Step],
+    limits: Limits | None = None,
+) -> None:
+    """The stages in a session of the cell's own (CellStop or HarnessError end them)."""
+    t0 = time.perf_counter()
+    with task.env.session(mounts.all(), limits=limits) as session:
+        if task.env.image is not None:
+            steps.append(_container_step(time.perf_counter() - t0, {"shared_by": 1}))
+        cell = CellRun(task=task, cfg=cfg, session=session, mounts=mounts, steps=steps)
+        status, reason = _guarded(cell)
+    if status is not RunStatus.PASSED:
+        raise CellStop(status, reason)
+
+
+def _timed_out(steps: Sequence[Step]) -> bool:
+    return any(s.detail.get("timed_out") for s in steps)
+
+
+def _in_shared(
+    task: Task, cfg: config_mod.Config, mounts: CellMounts, steps: list[Step], shared: EnvContainers
+) -> str | None:
+    """The stages in the env's shared container (or alone when the env has none to
+    share). Returns what the container went through if the cell did not pass and a
+    neighbour may be the cause (then the caller runs it again alone); else None, or
+    CellStop / HarnessError as :func:`_alone`."""
+    t0 = time.perf_counter()
+    with shared.cell(task.env, mounts.all()) as leased:
+        if leased is None:
+            _alone(task, cfg, mounts, steps, shared.base)
+            return None
+        if leased.started_s is not None:
+            limits = leased.container.limits
+            detail = {"shared_by": leased.cells, "memory": limits.memory, "pids": limits.pids}
+            steps.append(_container_step(leased.started_s, detail))
+        cell = CellRun(task=task, cfg=cfg, session=leased.session, mounts=mounts, steps=steps)
+        status, reason = _guarded(cell)
+        if status is RunStatus.PASSED:
+            return None
+        incident = None if _timed_out(steps) else leased.session.incident()
+        if incident is None:
+            raise CellStop(status, reason)
+        steps.append(
+            Step(
+                name="shared container",
+                status=status,
+                duration_s=time.perf_counter() - t0,
+                output_tail=redact(reason),
+                detail={"incident": incident, "retried": "alone, in a container of its own"},
+            )
+        )
+        return incident
+
+
+def run_one(task: Task, cfg: config_mod.Config, shared: EnvContainers | None = None) -> Run:
+    """Everything for one (env, wheel) cell. Never raises: problems become the Run's status.
+
+    With ``shared``, the cell runs in its env's shared container; a cell that did not pass
+    while that container hit its memory or pid limit (or died) runs once more alone, its
+    first attempt kept as the step "shared container" with the steps before it."""
     t0 = time.perf_counter()
     steps: list[Step] = []
     status, reason = RunStatus.PASSED, ""
@@ -487,9 +579,17 @@ def run_one(task: Task, cfg: config_mod.Config) -> Run:
         if filled is not None:
             steps.append(filled)
         mounts = CellMounts.of(task, pip_cache, deps_dir)
-        with task.env.session(mounts.all()) as session:
-            cell = CellRun(task=task, cfg=cfg, session=session, mounts=mounts, steps=steps)
-            run_stages(cell)
+        if shared is None:
+            _alone(task, cfg, mounts, steps)
+        else:
+            k = len(steps)
+            if _in_shared(task, cfg, mounts, steps, shared) is not None:
+                attempt = steps[k:]
+                del steps[k:]
+                record = attempt[-1]
+                earlier = [s.to_json() for s in attempt[:-1]]
+                steps.append(replace(record, detail={**record.detail, "steps": earlier}))
+                _alone(task, cfg, mounts, steps, shared.base)
     except CellStop as stop:
         status, reason = stop.status, stop.reason
     except HarnessError as exc:

@@ -6,22 +6,24 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from harness import __version__, console
 from harness import config as config_mod
 from harness.checks.platforms import OS, parse_platform
 from harness.coverage import WheelFile, compute, read_requires_python, required_families
 from harness.coverage import parse_wheel as parse_wheel_name
-from harness.envs import Environment, EnvKind, EnvSpec, Probe, environment
+from harness.envs import Environment, EnvKind, EnvSpec, Limits, Probe, environment
 from harness.errors import HarnessError, UsageError
-from harness.inspect import InspectResult, inspect_paths
+from harness.inspect import InspectResult, collect_wheels, inspect_paths
 from harness.report.model import Report, Run, RunStatus
 from harness.verify.cell import Task, redact
-from harness.verify.pool import execute
+from harness.verify.pool import CellPool
 from harness.verify.shard import Shard
 
 
@@ -36,30 +38,48 @@ def static_only_reason(filename: str) -> str:
     return "untested here: no environment of this matrix installs this wheel"
 
 
-def prepare_envs(
-    specs: Sequence[EnvSpec], log: Callable[[str], None]
-) -> tuple[list[tuple[Environment, Probe]], list[tuple[EnvSpec, str]]]:
-    """Build/probe every env; envs that cannot be had become (spec, reason) pairs."""
-    ready: list[tuple[Environment, Probe]] = []
-    broken: list[tuple[EnvSpec, str]] = []
+def preflight(specs: Sequence[EnvSpec]) -> None:
+    """Docker envs need a daemon (no daemon: one line and exit 3, not a grid of error
+    cells) and their build tools (every missing one in one line, before any build)."""
     if any(spec.kind is not EnvKind.HOST for spec in specs):
         from harness.envs.daemon import ensure_daemon
 
-        ensure_daemon()  # no daemon: one line and exit 3, not a grid of error cells
+        ensure_daemon()
         from harness.envs.images import preflight_specs
 
-        preflight_specs(specs)  # every missing host tool in one line, before any build
+        preflight_specs(specs)
+
+
+def prepare_envs(
+    specs: Sequence[EnvSpec],
+    log: Callable[[str], None],
+    *,
+    on_ready: Callable[[Environment, Probe], None] | None = None,
+    checked: bool = False,
+) -> tuple[list[tuple[Environment, Probe]], list[tuple[EnvSpec, str]]]:
+    """Build/probe every env, in order; envs that cannot be had become (spec, reason)
+    pairs. ``on_ready(env, probe)`` is called as soon as each env is ready (verify starts
+    its cells then, while the next env is still being built or probed). ``checked``: the
+    caller ran :func:`preflight` already."""
+    ready: list[tuple[Environment, Probe]] = []
+    broken: list[tuple[EnvSpec, str]] = []
+    if not checked:
+        preflight(specs)
     for spec in specs:
         env = environment(spec)
         try:
             if not env.is_ready():
                 log(f"{spec.name}: preparing (building or pulling the image once, cached)")
                 env.prepare(log=lambda m, n=spec.name: log(f"{n}: {m}"))
-            ready.append((env, env.probe()))
+            probe = env.probe()
         except HarnessError as exc:
             if isinstance(exc, UsageError):
                 raise
             broken.append((spec, str(exc)))
+            continue
+        ready.append((env, probe))
+        if on_ready is not None:
+            on_ready(env, probe)
     return ready, broken
 
 
@@ -85,6 +105,77 @@ def _stage_sources(cfg: config_mod.Config, dest: Path) -> Path | None:
     return dest
 
 
+def _stage_wheelhouse(files: Sequence[Path], tmp: Path) -> tuple[Path, dict[str, str]]:
+    """The read-only wheelhouse every cell installs from (hard links, else copies, of all
+    the wheels) and the sha256 of each staged file (what each cell's pick must match)."""
+    from harness.promote.snapshot import NotTaken, hash_regular
+
+    wheelhouse = tmp / "wheelhouse"
+    wheelhouse.mkdir()
+    # readable by the containers' non-root users (mounted read-only)
+    os.chmod(tmp, 0o755)  # noqa: S103
+    os.chmod(wheelhouse, 0o755)  # noqa: S103
+    sha: dict[str, str] = {}
+    for p in files:
+        target = wheelhouse / p.name
+        try:
+            os.link(p, target)
+        except OSError:
+            shutil.copyfile(p, target)
+        os.chmod(target, 0o644)
+        try:
+            sha[p.name] = hash_regular(target)[0]
+        except NotTaken:
+            sha[p.name] = ""
+    return wheelhouse, sha
+
+
+def _same_files(runs: Sequence[Run], inspected: InspectResult) -> list[Run]:
+    """A cell proves pip took the staged file (its sha256); inspection read the file
+    itself, at the same time. Should they differ (the file was replaced meanwhile), the
+    cell proves nothing about the inspected file: it fails, saying so."""
+    seen = {w.wheel.filename: w.wheel.sha256 for w in inspected.wheels}
+    out = []
+    for run in runs:
+        inspected_sha = seen.get(run.wheel_filename, run.wheel_sha256)
+        if inspected_sha != run.wheel_sha256 and run.status is not RunStatus.ERROR:
+            run = replace(
+                run,
+                status=RunStatus.FAILED,
+                reason=f"the file changed while verify ran: inspected sha256 {inspected_sha}, "
+                f"installed {run.wheel_sha256}",
+            )
+        out.append(run)
+    return out
+
+
+T = TypeVar("T")
+
+
+class _Background(Generic[T]):
+    """``fn()`` in a daemon thread; :meth:`result` joins it and re-raises its error."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._fn = fn
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="harness-envs", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self._error = exc
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
 @dataclass(frozen=True, kw_only=True)
 class VerifyOutcome:
     report: Report
@@ -101,50 +192,37 @@ def verify(
     elsewhere: Sequence[EnvSpec] = (),
     log: Callable[[str], None] = console.info,
     shard: Shard | None = None,
+    limits: Limits | None = None,
 ) -> VerifyOutcome:
     """Verify ``wheels`` in ``specs``; with ``shard``, only the cells of one job of a plan
-    (``specs`` are then that job's envs) and the report carries the plan."""
-    inspected: InspectResult = inspect_paths(wheels, cfg.check_options())
-    if shard is not None:
-        shard.check_wheels({(w.wheel.filename, w.wheel.sha256) for w in inspected.wheels})
-    files = [w.wheel.path for w in inspected.wheels]
+    (``specs`` are then that job's envs) and the report carries the plan. ``limits``: one
+    cell's memory/pid limits (default ``Limits()``; a shared container gets them times the
+    cells that can run in it at once).
+
+    Cells do not wait for the whole plan: the wheels are staged and hashed first, then a
+    background thread prepares the envs one by one and submits each env's cells as soon
+    as that env is probed, while this (main) thread inspects the wheels (the inspection's
+    time budget needs the main thread's SIGALRM)."""
+    files = collect_wheels(wheels)
     # with Requires-Python, as pip reads it: a py3-none-any wheel for >=3.11 is no
     # candidate in a 3.9 env (coverage 7.17.4, multidict 7.2.1)
     wheel_files: list[WheelFile] = [
         parse_wheel_name(p.name, read_requires_python(p)) for p in files
     ]
-    ready, broken = prepare_envs(specs, log)
-    cov = compute(
-        wheel_files,
-        [(env.spec, probe) for env, probe in ready],
-        matrix_name=f"matrix {matrix_name}",
-        elsewhere=elsewhere,
-    )
-    reasons = {w.filename: w.reason for w in cov.wheels}
-    sha = {w.wheel.filename: w.wheel.sha256 for w in inspected.wheels}
-
+    preflight(specs)
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="harness-wheelhouse-") as tmp:
-        wheelhouse = Path(tmp) / "wheelhouse"
-        wheelhouse.mkdir()
-        # readable by the containers' non-root user (mounted read-only)
-        os.chmod(tmp, 0o755)  # noqa: S103
-        os.chmod(wheelhouse, 0o755)  # noqa: S103
-        for p in files:
-            target = wheelhouse / p.name
-            try:
-                os.link(p, target)
-            except OSError:
-                shutil.copyfile(p, target)
-            os.chmod(target, 0o644)
+        wheelhouse, sha = _stage_wheelhouse(files, Path(tmp))
+        if shard is not None:
+            shard.check_wheels(set(sha.items()))
         sources = _stage_sources(cfg, Path(tmp) / "project")
-        tasks: list[Task] = []
-        for env, probe in ready:
-            for pick in cov.envs:
-                if shard is not None and not shard.wants(pick.env, pick.picked):
-                    continue
-                if pick.env == env.spec.name and pick.picked:
-                    tasks.append(
+
+        with CellPool(cfg, log, limits) as pool:
+
+            def start_cells(env: Environment, probe: Probe) -> None:
+                picks = compute(wheel_files, [(env.spec, probe)]).envs
+                pool.submit(
+                    [
                         Task(
                             env=env,
                             probe=probe,
@@ -152,7 +230,22 @@ def verify(
                             sha256=sha[pick.picked],
                             sources_dir=sources,
                         )
-                    )
+                        for pick in picks
+                        if pick.picked and (shard is None or shard.wants(pick.env, pick.picked))
+                    ]
+                )
+
+            prep = _Background(lambda: prepare_envs(specs, log, on_ready=start_cells, checked=True))
+            inspected = inspect_paths(files, cfg.check_options(), progress=False)
+            ready, broken = prep.result()
+            cell_runs = pool.results()
+
+        cov = compute(
+            wheel_files,
+            [(env.spec, probe) for env, probe in ready],
+            matrix_name=f"matrix {matrix_name}",
+            elsewhere=elsewhere,
+        )
         if shard is not None:
             runs.extend(shard.unrunnable(cov.envs, broken, sha))
             broken = []
@@ -170,7 +263,8 @@ def verify(
                     reason=redact(f"environment unavailable: {reason}"),
                 )
             )
-        runs.extend(execute(tasks, cfg, log))
+        runs.extend(_same_files(cell_runs, inspected))
+    reasons = {w.filename: w.reason for w in cov.wheels}
 
     for filename in cov.untested if shard is None else ():
         runs.append(
@@ -179,7 +273,7 @@ def verify(
                 python="",
                 platform="",
                 wheel_filename=filename,
-                wheel_sha256=sha[filename],
+                wheel_sha256=sha.get(filename, ""),
                 status=RunStatus.SKIPPED,
                 duration_s=0.0,
                 reason=(

@@ -188,12 +188,11 @@ def test_ctrl_c_removes_containers_and_writes_no_report(
     for line in proc.stdout:
         if line.startswith("running "):
             break
+    # this run's containers (other harness processes may share the daemon)
+    mine = ["--filter", f"label=org.wheel-harness.pid={proc.pid}", "--format", "{{.Names}}"]
     for _ in range(100):
         names = subprocess.run(
-            ["docker", "ps", "--filter", "name=wheel-harness-", "--format", "{{.Names}}"],
-            capture_output=True,
-            text=True,
-            check=True,
+            ["docker", "ps", *mine], capture_output=True, text=True, check=True
         ).stdout.split()
         if names:
             break
@@ -206,15 +205,12 @@ def test_ctrl_c_removes_containers_and_writes_no_report(
     # `docker rm -f` of a --rm container may still be finishing: allow it a few seconds
     for _ in range(50):
         left = subprocess.run(
-            ["docker", "ps", "-a", "--filter", "name=wheel-harness-", "--format", "{{.Names}}"],
-            capture_output=True,
-            text=True,
-            check=True,
+            ["docker", "ps", "-a", *mine], capture_output=True, text=True, check=True
         ).stdout.split()
-        if not set(left) & set(names):
+        if not left:
             break
         time.sleep(0.2)
-    assert not set(left) & set(names)
+    assert not left  # those seen running, and any the run started after
     assert not (reports / "report.json").exists()
 
 

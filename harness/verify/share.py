@@ -1,0 +1,179 @@
+"""The env containers of one verify run: one container per env, shared by its cells.
+
+A container start (and its removal) costs about a second natively and more under load;
+an env with several cells (several distributions, or ``harness sweep`` over releases)
+paid it per cell. Now the env's first cell starts the container, every cell of the env
+runs in it as its own :class:`~harness.envs.CellSession` (own uid, own private directory
+and venv), and the env's last cell removes it.
+
+Limits are per container: memory and pids are the per-cell defaults (``Limits()``) times
+the number of the env's cells that can run in it at once (``min(jobs, cells)``), so each
+cell has the budget it had alone unless a neighbour takes more than its share.
+
+A neighbour that breaks the container must not fail a cell silently: a cell that did not
+pass, when the container recorded an OOM kill or a fork refused at its pid limit (or died)
+while the cell ran, is run once more alone, in a dedicated container (harness.verify.cell
+records the first attempt as its step "shared container"). A cell whose own step timed
+out is not retried: the timeout killed that cell's processes only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from harness.envs import CellSession, Environment, Limits, Mount, SharedSession
+from harness.errors import HarnessError
+
+_UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def scale_memory(memory: str, factor: int) -> str:
+    """``"2g"`` x 3 -> ``"6g"`` (docker's --memory syntax: a number and b/k/m/g)."""
+    text = memory.strip().lower()
+    unit = text[-1] if text[-1:] in _UNITS else "b"
+    number = text[:-1] if text[-1:] in _UNITS else text
+    return f"{int(float(number) * factor)}{unit}"
+
+
+def shared_limits(base: Limits, cells_at_once: int) -> Limits:
+    n = max(1, cells_at_once)
+    return Limits(
+        memory=scale_memory(base.memory, n),
+        pids=base.pids * n,
+        cpus=base.cpus,
+        network=base.network,
+        lifetime_s=base.lifetime_s,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Leased:
+    """A cell's place in its env's container."""
+
+    session: CellSession
+    container: SharedSession
+    started_s: float | None  # this cell started the container: how long it took
+    cells: int  # cells of the env sharing the container
+
+
+@dataclass(kw_only=True)
+class _Entry:
+    env: Environment
+    cells: int = 0  # expected, in all
+    remaining: int = 0  # not finished yet
+    shareable: bool = True
+    container: SharedSession | None = None
+    error: HarnessError | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class EnvContainers:
+    """The shared containers of one run (thread-safe)."""
+
+    def __init__(self, jobs: int, base: Limits | None = None) -> None:
+        self._jobs = max(1, jobs)
+        self._base = base or Limits()
+        self._entries: dict[str, _Entry] = {}
+        self._cleanups: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    @property
+    def base(self) -> Limits:
+        """The limits of one cell (a cell retried alone gets exactly these)."""
+        return self._base
+
+    def expect(self, env: Environment, cells: int) -> None:
+        """``cells`` more cells of ``env`` will run (call before submitting them)."""
+        with self._lock:
+            entry = self._entries.setdefault(env.spec.name, _Entry(env=env))
+        with entry.lock:
+            entry.cells += cells
+            entry.remaining += cells
+
+    def _container(
+        self, entry: _Entry, mounts: Sequence[Mount]
+    ) -> tuple[SharedSession | None, float | None]:
+        """The env's live container (started now if needed) and the start's duration;
+        (None, None): this cell runs alone (nothing to share, or other mounts)."""
+        with entry.lock:
+            if entry.error is not None:
+                raise entry.error
+            current = entry.container
+            if current is not None and current.dead is None:
+                return (current, None) if current.mounts == tuple(mounts) else (None, None)
+            if current is not None:
+                current.close()  # dead: remove what is left of it, start another
+                entry.container = None
+            if not entry.shareable:
+                return None, None
+            limits = shared_limits(self._base, min(self._jobs, entry.cells))
+            t0 = time.perf_counter()
+            try:
+                started = entry.env.shared(mounts, limits=limits)
+            except HarnessError as exc:
+                entry.error = exc
+                raise
+            if started is None:
+                entry.shareable = False
+                return None, None
+            entry.container = started
+            return started, time.perf_counter() - t0
+
+    def _finish(self, entry: _Entry) -> bool:
+        """One cell of ``entry`` is over; True if it was the last (container removed)."""
+        with entry.lock:
+            entry.remaining -= 1
+            if entry.remaining > 0:
+                return False
+            container, entry.container = entry.container, None
+        if container is not None:
+            container.close()
+        return True
+
+    @contextmanager
+    def cell(self, env: Environment, mounts: Sequence[Mount]) -> Iterator[Leased | None]:
+        """A cell of ``env`` in the env's container (None: run it alone). Counts the cell
+        as finished on exit, whatever happened."""
+        with self._lock:
+            entry = self._entries.get(env.spec.name)
+        if entry is None:
+            yield None
+            return
+        session: CellSession | None = None
+        try:
+            container, started_s = self._container(entry, mounts)
+            if container is None:
+                yield None
+                return
+            session = container.new_cell()
+            yield Leased(
+                session=session, container=container, started_s=started_s, cells=entry.cells
+            )
+        finally:
+            last = self._finish(entry)
+            if session is not None and not last:
+                # its leftover processes and directory go, off the cell's critical path:
+                # its worker starts the next cell meanwhile (the last cell's go with the
+                # container)
+                cleanup = threading.Thread(target=session.close, name="harness-cell-cleanup")
+                cleanup.start()
+                with self._lock:
+                    self._cleanups.append(cleanup)
+
+    def close_all(self) -> None:
+        """Wait for the cells' cleanups; remove every container still up (cells cancelled
+        by Ctrl-C or an error)."""
+        with self._lock:
+            entries = list(self._entries.values())
+            cleanups, self._cleanups = self._cleanups, []
+        for cleanup in cleanups:
+            cleanup.join()
+        for entry in entries:
+            with entry.lock:
+                container, entry.container = entry.container, None
+            if container is not None:
+                container.close()
