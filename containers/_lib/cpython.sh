@@ -161,8 +161,8 @@ pip_whl=$(ls "$lib"/ensurepip/_bundled/pip-*.whl | head -1)
 pip_version=$(basename "$pip_whl" | cut -d- -f2)
 if [ "$(printf '%s\n' 21.2 "$pip_version" | sort -V | head -1)" != 21.2 ]; then
     # pip before 21.2 (3.9.2 bundles 20.2.3) knows no musllinux tags (PEP 656) and would
-    # install no musllinux wheel: take the pip wheel Debian bookworm ships (python-pip-whl).
-    log "bundled pip $pip_version predates musllinux tags: pip from bookworm's python-pip-whl"
+    # install no musllinux wheel: take the pip wheel Debian bookworm ships (python3-pip-whl).
+    log "bundled pip $pip_version predates musllinux tags: pip from bookworm's python3-pip-whl"
     cat > "$apt_dir/sources/whl.sources" <<SRC
 Types: deb
 URIs: $mirror
@@ -172,8 +172,8 @@ Architectures: $deb_arch
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
     apt-get "${apt_opts[@]}" update >/dev/null
-    (cd "$work" && apt-get "${apt_opts[@]}" download python-pip-whl/bookworm >/dev/null)
-    dpkg-deb -x "$work"/python-pip-whl_*.deb "$work/pipwhl"
+    (cd "$work" && apt-get "${apt_opts[@]}" download python3-pip-whl/bookworm >/dev/null)
+    dpkg-deb -x "$work"/python3-pip-whl_*.deb "$work/pipwhl"
     new_whl=$(ls "$work"/pipwhl/usr/share/python-wheels/pip-*.whl | head -1)
     new_version=$(basename "$new_whl" | cut -d- -f2)
     new_tag=$(basename "$new_whl" | cut -d- -f3)
