@@ -234,6 +234,12 @@ else
     chmod 1777 "$root/tmp" "$root/var/tmp"
     chown 1000:1000 "$root/home/harness"
     ln -sf /usr/local/bin/python3 "$root/usr/bin/python3"
+    # A build whose extension modules all failed still installs (setup.py only lists
+    # them): refuse it here. These are what pip and the smoke runs import (a foreign
+    # arch's interpreter runs through binfmt_misc, as busybox above).
+    log "checking the extension modules pip needs"
+    chroot "$root" /usr/local/bin/python3 -c 'import zlib, _posixsubprocess, select, _socket, math, _struct, _json, pyexpat, binascii, _random, _bisect, _heapq, _datetime, hashlib; hashlib.sha256()' \
+        || { echo "CPython $version ($libc, $arch) lacks extension modules pip needs (see make.log)" >&2; exit 1; }
     tar --numeric-owner -C "$root" -cf "$out/rootfs.tar" .
 fi
 rm -rf "$work"
