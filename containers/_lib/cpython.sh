@@ -124,7 +124,10 @@ if [ -n "$cross" ]; then
         rm -rf "$work/native"
     fi
     export PATH="$build_py/bin:$PATH"
+    # READELF: 3.9-3.11's configure wants the target's readelf for a cross build and looks
+    # only for $arch-linux-musl-readelf (binutils here is $cross-*).
     conf_extra+=(--host="$arch-linux-musl" --build="$host_arch-linux-gnu" --disable-ipv6
+                 READELF="$cross-readelf" AR="$cross-ar"
                  ac_cv_file__dev_ptmx=yes ac_cv_file__dev_ptc=no ac_cv_buggy_getaddrinfo=no)
     case "$version" in 3.9|3.10) ;; *) conf_extra+=(--with-build-python="$build_py/bin/python$version") ;; esac
 fi
@@ -163,7 +166,8 @@ if [ "$(printf '%s\n' 21.2 "$pip_version" | sort -V | head -1)" != 21.2 ]; then
     # pip before 21.2 (3.9.2 bundles 20.2.3) knows no musllinux tags (PEP 656) and would
     # install no musllinux wheel: take the pip wheel Debian bookworm ships (python3-pip-whl).
     log "bundled pip $pip_version predates musllinux tags: pip from bookworm's python3-pip-whl"
-    cat > "$apt_dir/sources/whl.sources" <<SRC
+    if [ -z "$cross" ]; then  # a cross build's lists already have bookworm's packages
+        cat > "$apt_dir/sources/whl.sources" <<SRC
 Types: deb
 URIs: $mirror
 Suites: bookworm
@@ -171,7 +175,8 @@ Components: main
 Architectures: $deb_arch
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-    apt-get "${apt_opts[@]}" update >/dev/null
+        apt-get "${apt_opts[@]}" update >/dev/null
+    fi
     (cd "$work" && apt-get "${apt_opts[@]}" download python3-pip-whl/bookworm >/dev/null)
     dpkg-deb -x "$work"/python3-pip-whl_*.deb "$work/pipwhl"
     new_whl=$(ls "$work"/pipwhl/usr/share/python-wheels/pip-*.whl | head -1)
