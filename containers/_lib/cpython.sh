@@ -35,7 +35,7 @@ quiet() { "$@" >"$work/step.log" 2>&1 || { tail -30 "$work/step.log" >&2; exit 1
 
 # -- sources (and, for a foreign arch, busybox-static of that arch) from the mirror
 apt_dir="$work/apt"
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/sources"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/sources" "$apt_dir/preferences.d"
 deb_arch=$([ "$arch" = aarch64 ] && echo arm64 || echo amd64)
 types=deb-src; [ -n "$cross" ] && types="deb deb-src"
 cat > "$apt_dir/sources/src.sources" <<SRC
@@ -50,7 +50,7 @@ apt_opts=(-q -o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$apt_
           -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
           -o "Dir::State::Status=/dev/null" -o "APT::Architecture=$deb_arch"
           -o "APT::Architectures=$deb_arch"
-          -o "Dir::Etc::Preferences=/dev/null" -o "Dir::Etc::PreferencesParts=/nonexistent"
+          -o "Dir::Etc::Preferences=/dev/null" -o "Dir::Etc::PreferencesParts=$apt_dir/preferences.d"
           -o "APT::Sandbox::User=root" -o "Acquire::Check-Valid-Until=false")
 log "fetching sources (python$version/$suite, zlib/bookworm) from $mirror"
 apt-get "${apt_opts[@]}" update >/dev/null
