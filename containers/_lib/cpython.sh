@@ -35,7 +35,7 @@ quiet() { "$@" >"$work/step.log" 2>&1 || { tail -30 "$work/step.log" >&2; exit 1
 
 # -- sources (and, for a foreign arch, busybox-static of that arch) from the mirror
 apt_dir="$work/apt"
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/sources"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/sources" "$apt_dir/preferences.d"
 deb_arch=$([ "$arch" = aarch64 ] && echo arm64 || echo amd64)
 types=deb-src; [ -n "$cross" ] && types="deb deb-src"
 cat > "$apt_dir/sources/src.sources" <<SRC
@@ -50,7 +50,7 @@ apt_opts=(-q -o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$apt_
           -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
           -o "Dir::State::Status=/dev/null" -o "APT::Architecture=$deb_arch"
           -o "APT::Architectures=$deb_arch"
-          -o "Dir::Etc::Preferences=/dev/null" -o "Dir::Etc::PreferencesParts=/nonexistent"
+          -o "Dir::Etc::Preferences=/dev/null" -o "Dir::Etc::PreferencesParts=$apt_dir/preferences.d"
           -o "APT::Sandbox::User=root" -o "Acquire::Check-Valid-Until=false")
 log "fetching sources (python$version/$suite, zlib/bookworm) from $mirror"
 apt-get "${apt_opts[@]}" update >/dev/null
@@ -79,13 +79,30 @@ else
     real_cc=gcc
 fi
 # configure (--print-multiarch) and the setup.py of 3.9-3.11 (-print-multiarch) ask the
-# compiler for its multiarch triplet: gcc's (x86_64-linux-gnu) is refused for a musl target
-# by the first and makes the second link extensions against glibc (each then fails its
-# import check and is dropped): answer nothing.
+# compiler for its multiarch triplet, and gcc answers x86_64-linux-gnu even as musl-gcc.
+# configure refuses that for a musl target: answer it nothing. setup.py, given nothing,
+# asks dpkg-architecture instead, which also says x86_64-linux-gnu: it then compiles every
+# extension with -I/usr/include/x86_64-linux-gnu (glibc's bits/errno.h wants
+# <linux/errno.h>, which musl-gcc's include path lacks), so all of them failed and were
+# dropped (no _posixsubprocess, no pip). Answer setup.py the musl triplet: it adds
+# /usr/include/$arch-linux-musl (musl-gcc's own) where it exists, and skips dpkg-architecture.
+# (glibc builds: nothing, as before; dpkg-architecture's answer is right for them.)
+triplet=""; [ "$libc" = musl ] && triplet="$arch-linux-musl"
+# gcc-aarch64-linux-gnu defaults to -moutline-atomics: atomics become calls to libgcc's
+# __aarch64_* helpers, whose CPU check (lse-init.o) needs glibc's __getauxval, and CPython
+# 3.13's configure then adds gcc's -latomic, which is glibc's libatomic.so: the link of
+# python and Programs/_testembed failed there. Inline atomics (ARMv8.0 LL/SC, what every
+# aarch64 CPU runs) need neither.
+flags=""; [ -n "$cross" ] && [ "$arch" = aarch64 ] && flags=-mno-outline-atomics
 cat > "$work/bin/cc" <<CC
 #!/bin/sh
-for arg in "\$@"; do case "\$arg" in --print-multiarch|-print-multiarch) exit 0 ;; esac; done
-exec $real_cc "\$@"
+for arg in "\$@"; do
+    case "\$arg" in
+        --print-multiarch) exit 0 ;;
+        -print-multiarch) [ -n "$triplet" ] && echo $triplet; exit 0 ;;
+    esac
+done
+exec $real_cc $flags "\$@"
 CC
 chmod +x "$work/bin/cc"
 cc="$work/bin/cc"
@@ -107,7 +124,10 @@ if [ -n "$cross" ]; then
         rm -rf "$work/native"
     fi
     export PATH="$build_py/bin:$PATH"
+    # READELF: 3.9-3.11's configure wants the target's readelf for a cross build and looks
+    # only for $arch-linux-musl-readelf (binutils here is $cross-*).
     conf_extra+=(--host="$arch-linux-musl" --build="$host_arch-linux-gnu" --disable-ipv6
+                 READELF="$cross-readelf" AR="$cross-ar"
                  ac_cv_file__dev_ptmx=yes ac_cv_file__dev_ptc=no ac_cv_buggy_getaddrinfo=no)
     case "$version" in 3.9|3.10) ;; *) conf_extra+=(--with-build-python="$build_py/bin/python$version") ;; esac
 fi
@@ -141,6 +161,38 @@ if [ -n "$bcache" ] && [ "$libc/$arch" = "musl/$host_arch" ] && [ -z "$gil" ]; t
 fi
 site=$(ls -d "$lib"/site-packages)
 pip_whl=$(ls "$lib"/ensurepip/_bundled/pip-*.whl | head -1)
+pip_version=$(basename "$pip_whl" | cut -d- -f2)
+if [ "$(printf '%s\n' 21.2 "$pip_version" | sort -V | head -1)" != 21.2 ]; then
+    # pip before 21.2 (3.9.2 bundles 20.2.3) knows no musllinux tags (PEP 656) and would
+    # install no musllinux wheel: take the pip wheel Debian bookworm ships (python3-pip-whl).
+    log "bundled pip $pip_version predates musllinux tags: pip from bookworm's python3-pip-whl"
+    if [ -z "$cross" ]; then  # a cross build's lists already have bookworm's packages
+        cat > "$apt_dir/sources/whl.sources" <<SRC
+Types: deb
+URIs: $mirror
+Suites: bookworm
+Components: main
+Architectures: $deb_arch
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+        apt-get "${apt_opts[@]}" update >/dev/null
+    fi
+    (cd "$work" && apt-get "${apt_opts[@]}" download python3-pip-whl/bookworm >/dev/null)
+    dpkg-deb -x "$work"/python3-pip-whl_*.deb "$work/pipwhl"
+    new_whl=$(ls "$work"/pipwhl/usr/share/python-wheels/pip-*.whl | head -1)
+    new_version=$(basename "$new_whl" | cut -d- -f2)
+    new_tag=$(basename "$new_whl" | cut -d- -f3)
+    # ensurepip (what `python -m venv` installs, and what harness's mkvenv.py runs) names
+    # its wheel by version and python tag: point it at the new one.
+    rm "$pip_whl" && cp "$new_whl" "$lib/ensurepip/_bundled/"
+    sed -i -e "s/^_PIP_VERSION = .*/_PIP_VERSION = \"$new_version\"/" \
+        -e "s/(\"pip\", _PIP_VERSION, \"[a-z0-9.]*\")/(\"pip\", _PIP_VERSION, \"$new_tag\")/" \
+        "$lib/ensurepip/__init__.py"
+    grep -q "^_PIP_VERSION = \"$new_version\"" "$lib/ensurepip/__init__.py" \
+        || { echo "ensurepip/__init__.py: no _PIP_VERSION to point at pip $new_version" >&2; exit 1; }
+    rm -rf "$lib"/ensurepip/__pycache__
+    pip_whl="$lib/ensurepip/_bundled/$(basename "$new_whl")"
+fi
 python3 -m zipfile -e "$pip_whl" "$site"
 exe=$(cd "$root/usr/local/bin" && ls python"$version"* | grep -v config | head -1)
 for name in pip pip3 "pip$version"; do
@@ -187,6 +239,12 @@ else
     chmod 1777 "$root/tmp" "$root/var/tmp"
     chown 1000:1000 "$root/home/harness"
     ln -sf /usr/local/bin/python3 "$root/usr/bin/python3"
+    # A build whose extension modules all failed still installs (setup.py only lists
+    # them): refuse it here. These are what pip and the smoke runs import (a foreign
+    # arch's interpreter runs through binfmt_misc, as busybox above).
+    log "checking the extension modules pip needs"
+    chroot "$root" /usr/local/bin/python3 -c 'import zlib, _posixsubprocess, select, _socket, math, _struct, _json, pyexpat, binascii, _random, _bisect, _heapq, _datetime, hashlib; hashlib.sha256()' \
+        || { echo "CPython $version ($libc, $arch) lacks extension modules pip needs (see make.log)" >&2; exit 1; }
     tar --numeric-owner -C "$root" -cf "$out/rootfs.tar" .
 fi
 rm -rf "$work"

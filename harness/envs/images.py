@@ -448,7 +448,11 @@ LIB_TOOLS: dict[str, dict[str, str]] = {
         "make": "make",
         "musl-gcc": "musl-tools",
         "mmdebstrap": "mmdebstrap",
+        # Debian's orig tarballs: python3.9/3.13 .tar.xz, python3.11 .tar.gz, zlib .tar.bz2
         "xz": "xz-utils",
+        "gzip": "gzip",
+        "bzip2": "bzip2",
+        "dpkg-deb": "dpkg",  # busybox-static (aarch64) and python-pip-whl (3.9) from .debs
     },
 }
 # cpython.sh cross-compiles for these platforms (the native musl build comes first)

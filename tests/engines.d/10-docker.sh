@@ -23,6 +23,8 @@ have gcc || need_pkgs+=(gcc)
 # aarch64 musl CPython is cross-compiled (containers/_lib/cpython.sh)
 have aarch64-linux-gnu-gcc || need_pkgs+=(gcc-aarch64-linux-gnu)
 have xz || need_pkgs+=(xz-utils)
+have gzip || need_pkgs+=(gzip)
+have bzip2 || need_pkgs+=(bzip2)  # zlib's orig tarball (containers/_lib/cpython.sh)
 dpkg -s debian-archive-keyring >/dev/null 2>&1 || need_pkgs+=(debian-archive-keyring)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

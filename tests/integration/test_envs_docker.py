@@ -38,6 +38,10 @@ EXPECTED = {
     "arm64-trixie": ("3.13", "glibc", "2.41", "aarch64"),
     "arm64-sid": ("3.14", "glibc", "2.4", "aarch64"),
     "musl-arm64-cp313": ("3.13", "musl", "1.2", "aarch64"),
+    "musl-cp39": ("3.9", "musl", "1.2", "x86_64"),
+    "musl-cp311": ("3.11", "musl", "1.2", "x86_64"),
+    "musl-arm64-cp39": ("3.9", "musl", "1.2", "aarch64"),
+    "musl-arm64-cp311": ("3.11", "musl", "1.2", "aarch64"),
 }
 FREE_THREADED = {"trixie-ft"}  # pip's tags there: cp313-cp313t-*, and no abi3
 

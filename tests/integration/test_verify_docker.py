@@ -75,6 +75,10 @@ ONLY_HERE = {
     "musl": "cp313-cp313-musllinux_1_2_x86_64",
     "arm64-trixie": "cp313-cp313-manylinux2014_aarch64",
     "musl-arm64-cp313": "cp313-cp313-musllinux_1_2_aarch64",
+    "musl-cp39": "cp39-cp39-musllinux_1_2_x86_64",
+    "musl-cp311": "cp311-cp311-musllinux_1_2_x86_64",
+    "musl-arm64-cp39": "cp39-cp39-musllinux_1_2_aarch64",
+    "musl-arm64-cp311": "cp311-cp311-musllinux_1_2_aarch64",
     "sid": "cp314-cp314-manylinux2014_x86_64",
     "arm64-sid": "cp314-cp314-manylinux2014_aarch64",
 }

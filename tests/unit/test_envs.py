@@ -136,8 +136,8 @@ def test_preflight_names_every_missing_tool_in_one_line(
     for tool in ("mmdebstrap", "musl-gcc", "aarch64-linux-gnu-gcc", "qemu-ppc64le-static"):
         assert tool in text
     assert (
-        "apt-get install -y --no-install-recommends gcc gcc-aarch64-linux-gnu make "
-        "mmdebstrap musl-tools qemu-user-static xz-utils" in text
+        "apt-get install -y --no-install-recommends bzip2 dpkg gcc gcc-aarch64-linux-gnu "
+        "gzip make mmdebstrap musl-tools qemu-user-static xz-utils" in text
     )
     assert "update-binfmts --enable qemu-aarch64 qemu-ppc64le" in text
     assert images.InfraError.exit_code == ExitCode.INFRA
