@@ -19,6 +19,7 @@ from harness.envs import Environment, Limits, Mount, images
 from harness.envs.daemon import docker, image_inspect
 from harness.envs.paths import cache_dir
 from harness.errors import InfraError
+from tests.integration.children import default_sigint
 
 pytestmark = pytest.mark.integration
 
@@ -277,7 +278,9 @@ def test_concurrent_builds_interrupt_and_prune(trixie: Environment, tmp_path: Pa
     slow = images.load_recipe("zz-itest", base=tree)
     log = cache_dir() / "logs" / f"zz-itest-{slow.digest[:12]}.log"
     log.unlink(missing_ok=True)
-    p = harness_proc(["envs", "build", "zz"], tree, matrices, start_new_session=True)
+    p = harness_proc(
+        ["envs", "build", "zz"], tree, matrices, start_new_session=True, preexec_fn=default_sigint
+    )
     deadline = time.monotonic() + 300
     while "sleeping" not in (log.read_text() if log.exists() else ""):
         assert time.monotonic() < deadline, "the slow recipe never started"

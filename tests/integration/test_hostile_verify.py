@@ -76,6 +76,7 @@ def test_sigint_to_the_harness_alone_stops_host_mode_at_once(tmp_path: Path) -> 
     import sys
     import time
 
+    from tests.integration.children import default_sigint
     from tests.unit.promote_support import make_wheel
 
     marker = f"hostile-sleep-{os.getpid()}"
@@ -90,6 +91,7 @@ def test_sigint_to_the_harness_alone_stops_host_mode_at_once(tmp_path: Path) -> 
         [sys.executable, "-m", "harness", "verify", str(wheel), "--config", str(config),
          "--report-dir", str(tmp_path / "r"), "--timeout", "600"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=default_sigint,  # noqa: PLW1509
     )  # fmt: skip
     try:
         for _ in range(1200):  # the smoke step is running (venv and install come first)

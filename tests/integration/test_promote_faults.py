@@ -28,6 +28,8 @@ from promote_servers import (
     run_promote,
 )
 
+from tests.integration.children import default_sigint
+
 pytestmark = pytest.mark.integration
 
 CANARY = "canary-faults-3b7e2a91"
@@ -160,7 +162,12 @@ def test_ctrl_c_mid_upload_then_rerun(
     promote_support.write_report(report, wheels)
     argv = [sys.executable, "-m", "harness", "promote", str(report), "--to", proxy.url]
     proc = subprocess.Popen(
-        argv, env=_pypi_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        argv,
+        env=_pypi_env(server),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,  # noqa: PLW1509
     )
     try:
         assert reached.wait(WAIT_S), "the second upload never reached the proxy"
