@@ -416,7 +416,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME==VERSION",
         help="every wheel of a published release (downloaded from --index-url, sha256-checked)",
     )
-    parser.add_argument("--index-url", default=None, help="index for --release (default PyPI)")
+    parser.add_argument(
+        "--index-url", default=None, help="index for --release (default: PyPI, or $PIP_INDEX_URL)"
+    )
     parser.add_argument(
         "--matrix",
         "-m",
@@ -439,7 +441,7 @@ def run(args: argparse.Namespace) -> int:
     if args.release:
         from harness import release
 
-        index = args.index_url or release.DEFAULT_INDEX
+        index = release.index_url(args.index_url)
         paths += [p for p in release.download_release(args.release, index) if p.suffix == ".whl"]
     if not paths:
         raise UsageError("name wheels or directories, or --release NAME==VERSION")

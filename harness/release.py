@@ -30,6 +30,12 @@ from harness.simple_index import SIMPLE_ACCEPT, Listed, parse_simple_html, parse
 DEFAULT_INDEX = "https://pypi.org/simple/"
 
 
+def index_url(given: str | None = None) -> str:
+    """The simple index a release is read from: ``given`` (an --index-url), else
+    $PIP_INDEX_URL (as pip would), else PyPI."""
+    return given or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX
+
+
 def parse_spec(spec: str) -> tuple[str, Version]:
     name, sep, version = spec.partition("==")
     if not sep or not name.strip() or not version.strip():

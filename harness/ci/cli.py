@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from harness import console
@@ -60,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
     mx = matrix_mod.load(args.matrix or ci.matrix)
     shards = args.shards if args.shards is not None else ci.shards
     if args.release:
-        from harness.release import DEFAULT_INDEX, download_release
+        from harness.release import download_release, index_url
 
-        index = args.index_url or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX
+        index = index_url(args.index_url)
         wheels = download_release(args.release, index)
     else:
         wheels = list(args.wheels)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -98,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness import matrix as matrix_mod
-    from harness.release import DEFAULT_INDEX
+    from harness.release import index_url
     from harness.sweep.history import open_history
     from harness.sweep.releases import parse_count, parse_target
     from harness.sweep.run import sweep
@@ -120,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = replace(cfg, jobs=args.jobs)
     mx = matrix_mod.load(args.matrix) if args.matrix else matrix_mod.embedded_default()
     history = open_history(args.history, endpoint_url=args.endpoint_url)
-    index = args.index_url or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX
+    index = index_url(args.index_url)
     outcome = sweep(
         targets,
         index_url=index,

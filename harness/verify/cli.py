@@ -166,7 +166,7 @@ def check_report_dir(directory: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness import matrix as matrix_mod
-    from harness.release import DEFAULT_INDEX, download_release, parse_spec
+    from harness.release import download_release, index_url, parse_spec
 
     if bool(args.wheels) == bool(args.release):
         raise UsageError("give WHEELS or --release NAME==VERSION (one of them)")
@@ -226,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
             )
         specs = [s for s in specs if s.name in args.env]
     if args.release:
-        index = args.index_url or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX
+        index = index_url(args.index_url)
         wheels = download_release(args.release, index)
     else:
         wheels = list(args.wheels)

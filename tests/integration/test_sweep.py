@@ -225,3 +225,19 @@ def test_unreachable_s3_history_is_exit_3_before_any_work(
     assert "Traceback" not in err
     assert "canary-secret" not in err
     assert not (tmp_path / "r" / f"{PROJECT}-1.0").exists()  # nothing verified
+
+
+def test_release_commands_read_pip_index_url(
+    tmp_path: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Without --index-url, `coverage --release` asks the index pip is pointed at
+    ($PIP_INDEX_URL), as verify, sweep and ci do (harness.release.index_url), not PyPI: a
+    release that exists only on the loopback index is found."""
+    with pypiserver(tmp_path / "index") as index:
+        upload(index, build_wheel(tmp_path / "dist", "1.0"))
+        monkeypatch.setenv("PIP_INDEX_URL", index.simple)
+        rc = main(["coverage", "--release", f"{PROJECT}==1.0", "--matrix", "host"])
+        out = capsys.readouterr().out
+        assert rc == 0, out
+        assert f"{PROJECT.replace('-', '_')}-1.0-" in out
