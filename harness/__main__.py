@@ -13,8 +13,10 @@ import errno
 import importlib
 import io
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Protocol, cast
 
 from harness import __version__, console
@@ -124,6 +126,27 @@ def _fail(message: str) -> None:
         console.fail(message)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job, `timeout`, `kill`): unwound as Ctrl-C is, so builds
+    kill their scripts, verify removes its containers, promote closes its journal."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if sys.stdout is None:
@@ -134,11 +157,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return int(ExitCode.USAGE)
     try:
-        code = int(args._run(args))
+        with _sigterm_unwinds():
+            code = int(args._run(args))
         sys.stdout.flush()
     except HarnessError as exc:
         _fail(str(exc))
         return int(exc.exit_code)
+    except Terminated:
+        _fail("terminated")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         _fail("interrupted")
         return 130

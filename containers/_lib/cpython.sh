@@ -68,7 +68,10 @@ zlib_src=$(ls -d "$work"/src/zlib-*/ | head -1)
 if [ -n "$cross" ]; then
     musl_src=$(ls -d "$work"/src/musl-*/ | head -1)
     log "building musl for $arch with $cross-gcc"
-    (cd "$musl_src" && quiet ./configure --target="$arch-linux-musl" --prefix="$work/musl" \
+    # --enable-wrapper=gcc: musl-gcc is what compiles everything below. musl's "auto"
+    # builds it only when the cross gcc finds glibc's headers (libc6-dev-arm64-cross, a
+    # Recommends that --no-install-recommends leaves out): without it, no musl-gcc at all.
+    (cd "$musl_src" && quiet ./configure --target="$arch-linux-musl" --prefix="$work/musl" --enable-wrapper=gcc \
         CROSS_COMPILE="$cross-" CC="$cross-gcc" && quiet make -j"$jobs" && quiet make install)
     real_cc="$work/musl/bin/musl-gcc"
     loader="$work/musl/lib/libc.so"

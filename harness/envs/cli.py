@@ -21,7 +21,7 @@ version, libc, arch and pip's supported tags.
 
   harness envs list [--matrix M] [--format json] [--tags]
   harness envs build [NAME...] [--matrix M] [--force]
-  harness envs prune [--dry-run]
+  harness envs prune [RECIPE...] [--dry-run] [--older-than HOURS]
 
 Without --matrix, list and build use every env of every matrix in matrices/.
 
@@ -44,7 +44,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _matrix_arg(p_build)
     p_build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p_prune = sub.add_parser("prune", help="remove images of recipes no longer in the tree")
+    p_prune.add_argument(
+        "recipes", nargs="*", metavar="RECIPE", help="only these recipes' images (default: all)"
+    )
     p_prune.add_argument("--dry-run", action="store_true", help="only say what would go")
+    p_prune.add_argument(
+        "--older-than",
+        type=float,
+        default=24.0,
+        metavar="HOURS",
+        help="only images made more than HOURS ago (default 24): every checkout of this "
+        "machine shares the Docker daemon, and another branch may use a recipe version "
+        "this tree no longer has; 0 removes them all",
+    )
 
 
 def _matrix_arg(parser: argparse.ArgumentParser) -> None:
@@ -174,7 +186,11 @@ def _build(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     from harness.envs import images
 
-    stale = images.prune(dry_run=args.dry_run)
+    if not args.older_than >= 0:
+        raise UsageError("--older-than must be 0 or more hours")
+    stale = images.prune(
+        dry_run=args.dry_run, older_than_s=args.older_than * 3600, recipes=args.recipes
+    )
     verb = "would remove" if args.dry_run else "removed"
     for row in stale:
         console.info(f"{verb} {row.ref} (recipe {row.recipe or '?'}, {row.size / 1e6:.0f} MB)")

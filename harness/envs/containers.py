@@ -114,16 +114,18 @@ _unsure = threading.Event()  # a `docker run` did not complete: sweep by label a
 
 
 def _remove_container(name: str) -> None:
-    """`docker rm -f`, shielded from Ctrl-C (SIG_IGN is inherited by the docker child)."""
+    """`docker rm -f`, shielded from Ctrl-C and SIGTERM (SIG_IGN is inherited by the
+    docker child)."""
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    shielded = (signal.SIGINT, signal.SIGTERM) if in_main else ()
+    previous = [(sig, signal.signal(sig, signal.SIG_IGN)) for sig in shielded]
     try:
         proc.run(["docker", "rm", "-f", "-v", name], check=False, timeout=120, cleanup=True)
     except InfraError:
         pass
     finally:
-        if in_main and previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous:
+            signal.signal(sig, handler)
         with _live_lock:
             _live.discard(name)
 

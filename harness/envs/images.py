@@ -32,6 +32,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import proc
@@ -244,12 +245,19 @@ def _run_script(recipe: Recipe, outdir: Path, logfile: Path, log: ProgressLog | 
     worker = threading.Thread(target=target, name=f"build-{recipe.name}", daemon=True)
     worker.start()
     last = ""
-    while worker.is_alive():
-        worker.join(2.0)
-        line = _last_line(logfile)
-        if line and line != last and log:
-            log(f"{recipe.name}: {line}")
-            last = line
+    try:
+        while worker.is_alive():
+            worker.join(2.0)
+            line = _last_line(logfile)
+            if line and line != last and log:
+                log(f"{recipe.name}: {line}")
+                last = line
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the script's process group from the terminal, SIGTERM only this
+        # process (harness.__main__.Terminated): the script, waited on by the worker
+        # thread, must not outlive it. (The build's own clean-up commands still run.)
+        proc.kill_all(stop=False)
+        raise
     done = result[0] if result else None
     if done is None or done.returncode != 0:
         tail = _last_line(logfile) or "no output"
@@ -352,6 +360,7 @@ class ImageRow:
     digest: str
     size: int
     current: bool
+    age_s: float = 0.0  # since docker made the image (its import)
 
 
 def harness_images() -> list[ImageRow]:
@@ -384,9 +393,24 @@ def harness_images() -> list[ImageRow]:
                 digest=digest,
                 size=size if isinstance(size, int) else 0,
                 current=is_final and (recipe, digest) in current,
+                age_s=_age(info.get("Created")),
             )
         )
     return rows
+
+
+def _age(created: object) -> float:
+    """Seconds since docker's RFC 3339 ``Created`` (nanoseconds cut to micro); 0 unknown."""
+    if not isinstance(created, str):
+        return 0.0
+    text = re.sub(r"(\.\d{6})\d+", r"\1", created.strip()).replace("Z", "+00:00")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (datetime.now(UTC) - when).total_seconds())
 
 
 def _lock_path(name: str, digest: str) -> Path:
@@ -409,9 +433,26 @@ def _building(row: ImageRow) -> bool:
     return False
 
 
-def prune(*, dry_run: bool = False) -> list[ImageRow]:
-    """Remove images of recipes (or recipe versions) no longer in the tree, and leftovers."""
-    stale = [row for row in harness_images() if not row.current and not _building(row)]
+def prune(
+    *, dry_run: bool = False, older_than_s: float = 24 * 3600, recipes: Sequence[str] = ()
+) -> list[ImageRow]:
+    """Remove images of recipes (or recipe versions) no longer in the tree, made more than
+    ``older_than_s`` ago, and leftovers of killed builds. The age rule is there because
+    one Docker daemon serves every checkout of the machine: another branch's recipe
+    version is "no longer in the tree" from here, and is in use there. ``recipes``: only
+    the images of these recipes."""
+
+    def stale(row: ImageRow) -> bool:
+        if recipes and row.recipe not in recipes:
+            return False
+        if row.current or _building(row):
+            return False
+        leftover = row.ref.startswith(f"{TMP_REPOSITORY}/") or not row.ref.startswith(
+            f"{REPOSITORY}/"
+        )
+        return leftover or row.age_s >= older_than_s
+
+    stale_rows = [row for row in harness_images() if stale(row)]
     if not dry_run:
         # Holder containers a killed build left (never started; a running build's holder
         # lives for seconds, so only old ones go), and old build directories.
@@ -421,14 +462,14 @@ def prune(*, dry_run: bool = False) -> list[ImageRow]:
             check=False,
             timeout=120,
         )  # fmt: skip
-        for row in stale:
+        for row in stale_rows:
             docker(["rmi", "--force", row.ref], check=False, timeout=300)
         build_root = cache_dir() / "build"
         if build_root.is_dir():
             for workdir in build_root.iterdir():
                 if time.time() - workdir.stat().st_mtime > 6 * 3600:
                     shutil.rmtree(workdir, ignore_errors=True)
-    return stale
+    return stale_rows
 
 
 def find(name: str) -> Recipe:

@@ -119,9 +119,10 @@ class CellPool:
         try:
             if exc_type is None:
                 self._pool.shutdown(wait=True)
-            elif exc_type is KeyboardInterrupt:
-                # Ctrl-C: run nothing more, and remove the live containers now so the
-                # cells in flight end at once instead of after their step's timeout
+            elif issubclass(exc_type, KeyboardInterrupt):
+                # Ctrl-C or SIGTERM (harness.__main__.Terminated): run nothing more, and
+                # remove the live containers now so the cells in flight end at once
+                # instead of after their step's timeout
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 proc.kill_all()  # host-mode commands (their own process groups) too
                 from harness.envs import containers

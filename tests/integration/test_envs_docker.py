@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -295,17 +296,87 @@ def test_concurrent_builds_interrupt_and_prune(trixie: Environment, tmp_path: Pa
     assert leftovers.stdout.strip() == ""
 
     # Prune: the first zz image's recipe version is no longer in the tree; then no recipe.
+    # Made seconds ago, it is kept by default (another checkout sharing the daemon may use
+    # it: the images of every other test session and branch, which a copy of this tree
+    # does not have); --older-than 0 takes it. Only zz-itest's images are pruned here: the
+    # other images of this daemon belong to other runs.
     shutil.rmtree(tree / "zz-itest")
-    p = harness_proc(["envs", "prune", "--dry-run"], tree, matrices)
+    p = harness_proc(["envs", "prune", "zz-itest", "--dry-run"], tree, matrices)
+    out = p.communicate(timeout=300)[0]
+    assert p.returncode == 0, out
+    assert recipe.tag not in out
+    p = harness_proc(["envs", "prune", "--dry-run", "--older-than", "0"], tree, matrices)
     out = p.communicate(timeout=300)[0]
     assert p.returncode == 0, out
     assert f"would remove {recipe.tag}" in out
+    assert str(trixie.image) not in out  # a current recipe's image never goes
     assert image_inspect(recipe.tag) is not None
-    p = harness_proc(["envs", "prune"], tree, matrices)
+    p = harness_proc(["envs", "prune", "zz-itest", "--older-than", "0"], tree, matrices)
     out = p.communicate(timeout=300)[0]
     assert p.returncode == 0, out
     assert image_inspect(recipe.tag) is None
-    assert image_inspect(str(trixie.image)) is not None  # current recipes stay
+    assert image_inspect(str(trixie.image)) is not None
+
+
+def _processes_with(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_sigterm_to_a_build_stops_its_script(trixie: Environment, tmp_path: Path) -> None:
+    """SIGTERM to the harness process alone (a cancelled CI job, `timeout`): the recipe's
+    script, which runs in a process group of its own, is killed too, not orphaned; exit 143,
+    and nothing under the final tag."""
+    import shutil
+
+    tree = tmp_path / "containers"
+    shutil.copytree(REPO / "containers", tree)
+    matrices = tmp_path / "matrices"
+    matrices.mkdir()
+    (matrices / "t.toml").write_text(
+        '[env.zt]\nkind = "docker-recipe"\nrecipe = "zt-itest"\npython = "3.13"\n'
+    )
+    marker = f"{uuid.uuid4().int % 100000 + 1000}.5"  # a sleep no other process runs
+    tiny_recipe(tree, "zt-itest", str(trixie.image), f'echo "sleeping"\nsleep {marker}\n')
+    recipe = images.load_recipe("zt-itest", base=tree)
+    log = cache_dir() / "logs" / f"zt-itest-{recipe.digest[:12]}.log"
+    log.unlink(missing_ok=True)
+    p = harness_proc(["envs", "build", "zt"], tree, matrices, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while "sleeping" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, "the slow recipe never started"
+            assert p.poll() is None, p.communicate()[0]
+            time.sleep(0.5)
+        while not _processes_with(marker):  # "sleeping" is logged just before
+            assert time.monotonic() < deadline, "the recipe's sleep never ran"
+            time.sleep(0.1)
+        p.send_signal(signal.SIGTERM)
+        out = p.communicate(timeout=120)[0]
+    finally:  # a failed assertion above leaves no harness (nor its script) behind
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+        for pid in _processes_with(marker):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    assert p.returncode == 143, out
+    assert "terminated" in out
+    assert image_inspect(recipe.tag) is None
+    for _ in range(50):
+        left = _processes_with(marker)
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, "the recipe's script outlived the harness"
 
 
 def test_registry_pull_failure_is_exit_3(

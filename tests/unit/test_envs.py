@@ -209,3 +209,17 @@ def test_host_probe_cache_reports_the_callers_interpreter(
     second = environment(EnvSpec(name="host", kind=EnvKind.HOST))
     assert len(list((tmp_path / "cache" / "probes").glob("host-*.json"))) == 1  # one probe
     assert second.probe().executable == sys.executable
+
+
+def test_image_age_from_dockers_created_field() -> None:
+    """`envs prune --older-than` reads docker's RFC 3339 Created (nanoseconds, Z)."""
+    from datetime import UTC, datetime, timedelta
+
+    from harness.envs.images import _age
+
+    two_days = datetime.now(UTC) - timedelta(days=2)
+    text = two_days.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # nanoseconds, as docker
+    assert 2 * 86400 - 60 < _age(text) < 2 * 86400 + 60
+    assert _age(two_days.isoformat()) > 86400
+    assert _age("not a date") == 0.0
+    assert _age(None) == 0.0
