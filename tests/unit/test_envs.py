@@ -256,3 +256,44 @@ def test_host_probe_cache_reports_the_callers_interpreter(
     second = environment(EnvSpec(name="host", kind=EnvKind.HOST))
     assert len(list((tmp_path / "cache" / "probes").glob("host-*.json"))) == 1  # one probe
     assert second.probe().executable == sys.executable
+
+
+def test_engines_binfmt_entries_match_their_arch_only() -> None:
+    """tests/engines.d/10-docker.sh's magic/mask per qemu arch, applied as the kernel does
+    (header & mask == magic) to the first bytes of real extension modules of each arch
+    (tests/data/real): each entry takes its own arch's ELF files and no other's (x86_64
+    included, which must keep running natively)."""
+    import re
+    import zipfile
+
+    script = (REPO / "tests" / "engines.d" / "10-docker.sh").read_text()
+    entries = {
+        name: (bytes.fromhex(magic.replace("\\x", "").replace("ELF", "454c46")),
+               bytes.fromhex(mask.replace("\\x", "")))
+        for name, magic, mask in re.findall(
+            r"register_qemu (\w+) \\\n\s+'([^']+)' \\\n\s+'([^']+)'", script
+        )
+    }  # fmt: skip
+    assert set(entries) == {"aarch64", "ppc64le", "s390x", "riscv64"}
+    real = REPO / "tests" / "data" / "real"
+    wheels = {
+        "aarch64": "yappi-1.7.6-cp314-cp314-manylinux2014_aarch64.*.whl",
+        "ppc64le": "greenlet-3.5.6-cp314-cp314-*_ppc64le.whl",
+        "s390x": "greenlet-3.5.6-cp314-cp314-*_s390x.whl",
+        "riscv64": "greenlet-3.5.6-cp314-cp314-*_riscv64.whl",
+        "x86_64": "yappi-1.7.6-cp314-cp314-manylinux2014_x86_64.*.whl",
+    }
+    for arch, pattern in wheels.items():
+        (wheel,) = real.glob(pattern)
+        with zipfile.ZipFile(wheel) as archive:
+            so = next(n for n in archive.namelist() if n.endswith(".so"))
+            header = archive.read(so)[:20]
+        assert header[:4] == b"\x7fELF"
+        taken = {
+            name
+            for name, (magic, mask) in entries.items()
+            if len(magic) == len(mask) == 20
+            and bytes(h & m for h, m in zip(header, mask, strict=True))
+            == bytes(g & m for g, m in zip(magic, mask, strict=True))
+        }
+        assert taken == ({arch} if arch in entries else set()), (arch, taken)
