@@ -14,7 +14,12 @@ each includes its `docker exec` round trip):
 
 Prints the median of ``--repeat`` runs and the machine load (`uptime`) before and after.
 
-usage: python bench/cell.py [--matrix M] [--env NAME] [--cells N] [--repeat N]
+``--wheels GLOB`` picks among other wheels of tests/data/real (greenlet 3.5.6's for the
+ppc64le/s390x/riscv64 envs of ``arches``, which yappi ships nothing for); ``--cells 0``
+times the cell alone only. The env's one-time set-up (its pip unpacked and compiled by the
+env's own interpreter, cached afterwards: ``pipcache.ensure``) is timed apart, once.
+
+usage: python bench/cell.py [--matrix M] [--env NAME] [--wheels GLOB] [--cells N] [--repeat N]
 """
 
 from __future__ import annotations
@@ -115,7 +120,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--matrix", default="linux")
     ap.add_argument("--env", default="trixie")
-    ap.add_argument("--cells", type=int, default=3, help="cells per shared container")
+    ap.add_argument("--wheels", default="yappi-1.7.6-*.whl", help="glob in tests/data/real")
+    ap.add_argument("--cells", type=int, default=3, help="cells per shared container (0: none)")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     mx = matrix.load(args.matrix)
@@ -131,36 +137,42 @@ def main() -> int:
         house.mkdir()
         os.chmod(tmp, 0o755)
         os.chmod(house, 0o755)
-        for w in sorted((ROOT / "tests" / "data" / "real").glob("yappi-1.7.6-*.whl")):
+        for w in sorted((ROOT / "tests" / "data" / "real").glob(args.wheels)):
             shutil.copy(w, house / w.name)
             os.chmod(house / w.name, 0o644)
         wheels = [parse_wheel(p.name) for p in house.iterdir()]
         (pick,) = [p for p in compute(wheels, [(spec, probe)]).envs if p.picked]
         assert pick.picked is not None
         wheel = house / pick.picked
-        task = Task(env=env, probe=probe, wheel=wheel, sha256=sha256_file(wheel), deps_dir=None)
+        task = Task(env=env, probe=probe, wheel=wheel, sha256=sha256_file(wheel))
+        t0 = time.perf_counter()
         cache, _ = pipcache.ensure(
             env, probe, smoke_dir=SMOKE_DIR, smoke_target=SMOKE, timeout=3600
         )
-        mounts = CellMounts.of(task, cache)
+        setup = time.perf_counter() - t0
+        mounts = CellMounts.of(task, cache, None)
         print(f"env {spec.name} ({probe.platform}, Python {probe.python_version}): {pick.picked}")
+        print(f"env set-up (pip cache; 0 when cached): {setup:.2f} s")
         print(f"load before: {uptime()}")
-        runs: dict[str, list[Timings]] = {"alone": [], "shared": []}
+        runs: dict[str, list[Timings]] = {"alone": []}
+        if args.cells > 0:
+            runs["shared"] = []
         for _ in range(args.repeat):
             runs["alone"].append(alone(task, cfg, mounts))
-            runs["shared"].append(shared(task, cfg, mounts, args.cells))
+            if args.cells > 0:
+                runs["shared"].append(shared(task, cfg, mounts, args.cells))
         print(f"load after:  {uptime()}")
     names = ["container start", "venv", "install", "pick", "smoke:import", "smoke:profiler"]
     names += ["cell cleanup", "container removal"]
     print(f"\nwall seconds per cell, median of {args.repeat} (shared: {args.cells} cells in one)")
-    print(f"  {'step':<18} {'alone':>8} {'shared':>8}")
+    print(f"  {'step':<18}" + "".join(f" {v:>8}" for v in runs))
     totals = {}
     for variant, rs in runs.items():
         totals[variant] = statistics.median(sum(r.values()) for r in rs)
     for name in names:
         row = [statistics.median(r.get(name, 0.0) for r in runs[v]) for v in runs]
-        print(f"  {name:<18} {row[0]:8.2f} {row[1]:8.2f}")
-    print(f"  {'cell':<18} {totals['alone']:8.2f} {totals['shared']:8.2f}")
+        print(f"  {name:<18}" + "".join(f" {x:8.2f}" for x in row))
+    print(f"  {'cell':<18}" + "".join(f" {totals[v]:8.2f}" for v in runs))
     return 0
 
 

@@ -47,11 +47,6 @@ DOCKER_ARCH = {
 # the arch a Linux CI runner runs natively; every other arch runs under qemu (~20x)
 NATIVE_ARCHES = frozenset({"x86_64", "i686"})
 _LEGACY = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
-_LEGACY_ARCHES = {
-    "manylinux2014": {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"},
-    "manylinux2010": {"x86_64", "i686"},
-    "manylinux1": {"x86_64", "i686"},
-}
 _PYPA_IMAGE = re.compile(r"(manylinux2014|manylinux_(\d+)_(\d+)|musllinux_(\d+)_(\d+))_")
 _PYTHON = re.compile(r"^(\d)\.(\d{1,2})(t?)$")
 
@@ -93,8 +88,10 @@ def manylinux_platforms(glibc: tuple[int, int], arch: str) -> list[str]:
     out: list[str] = []
     for minor in range(glibc[1], oldest, -1):
         out.append(f"manylinux_{glibc[0]}_{minor}_{arch}")
+        # pip (packaging) adds the legacy alias whatever the arch: manylinux2014_riscv64
+        # is in sid riscv64's real tag list, though PyPI takes no such file name
         legacy = _LEGACY.get((glibc[0], minor))
-        if legacy and arch in _LEGACY_ARCHES[legacy]:
+        if legacy:
             out.append(f"{legacy}_{arch}")
     return out
 

@@ -55,7 +55,15 @@ TMP_REPOSITORY = "wheel-harness-tmp"
 LIB_DIR = "_lib"
 RECIPE_KEYS = frozenset({"description", "platform", "python", "interpreter", "user", "uses"})
 PLATFORMS = frozenset(
-    {"linux/amd64", "linux/386", "linux/arm64", "linux/arm/v7", "linux/ppc64le", "linux/s390x"}
+    {
+        "linux/amd64",
+        "linux/386",
+        "linux/arm64",
+        "linux/arm/v7",
+        "linux/ppc64le",
+        "linux/s390x",
+        "linux/riscv64",
+    }
 )
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
@@ -506,6 +514,7 @@ QEMU_ARCH = {
     "linux/arm/v7": "arm",
     "linux/ppc64le": "ppc64le",
     "linux/s390x": "s390x",
+    "linux/riscv64": "riscv64",
 }
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 
@@ -564,7 +573,10 @@ def preflight(recipes: Sequence[Recipe]) -> None:
     what = [f"{c} ({p})" for c, p in sorted(missing.items())]
     what += [f"binfmt_misc entry qemu-{a} with flag F" for a in sorted(binfmt)]
     fix: list[str] = []
-    packages = sorted(set(missing.values()) | ({"qemu-user-static"} if binfmt else set()))
+    # update-binfmts registers from qemu-user-static's /usr/share/binfmts files, which ask
+    # for flag F ("fix_binary yes")
+    register = {"qemu-user-static"} | (set() if _has("update-binfmts") else {"binfmt-support"})
+    packages = sorted(set(missing.values()) | (register if binfmt else set()))
     if packages:
         fix.append("apt-get install -y --no-install-recommends " + " ".join(packages))
     if binfmt:

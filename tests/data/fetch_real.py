@@ -83,6 +83,12 @@ SELECTION += [
             {
                 "greenlet-3.5.6-cp313-cp313-manylinux_2_24_ppc64le.manylinux_2_28_ppc64le.whl",
                 "greenlet-3.5.6-cp313-cp313-manylinux_2_24_s390x.manylinux_2_28_s390x.whl",
+                # issue 9: the cp314 wheels only matrices/arches.toml's sid envs install
+                # (CPython 3.14 on ppc64le, s390x, riscv64): _greenlet's stack switching is
+                # per-arch assembly, run there by the test-command smoke
+                "greenlet-3.5.6-cp314-cp314-manylinux_2_24_ppc64le.manylinux_2_28_ppc64le.whl",
+                "greenlet-3.5.6-cp314-cp314-manylinux_2_24_s390x.manylinux_2_28_s390x.whl",
+                "greenlet-3.5.6-cp314-cp314-manylinux_2_39_riscv64.whl",
             }
         ),
     ),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Docker + what the environment layer needs to build its images offline (DESIGN.md):
-# dockerd (overlay2), qemu-user-static + binfmt (aarch64 with flag F, so it works inside
-# containers), mmdebstrap (Debian rootfs from the mirror), musl-tools + busybox-static +
+# dockerd (overlay2), qemu-user-static + binfmt (aarch64, ppc64le, s390x, riscv64 with flag
+# F, so it works inside containers), mmdebstrap (Debian rootfs from the mirror), musl-tools + busybox-static +
 # gcc-aarch64-linux-gnu (the musl images; aarch64 ones are cross-compiled). Idempotent:
 # seconds when everything is already there and running.
 # Needs root + apt (Debian), as on CI. Honors DOCKER_HOST: if set, only waits for it.
@@ -34,19 +34,36 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
     apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-# binfmt_misc: qemu-aarch64 with flag F (the interpreter is opened at registration, so it
-# works inside containers and chroots whose rootfs has no qemu binary).
+# binfmt_misc: qemu-aarch64, -ppc64le, -s390x, -riscv64 with flag F (the interpreter is
+# opened at registration, so it works inside containers and chroots whose rootfs has no
+# qemu binary).
 if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
-    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || log "cannot mount binfmt_misc (arm64 images will not build)"
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || log "cannot mount binfmt_misc (arm64/ppc64le/s390x/riscv64 images will not build)"
 fi
-if [ -e /proc/sys/fs/binfmt_misc/register ]; then
-    entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
+# magic/mask exactly as Debian's qemu-user-static binfmt files (/usr/share/binfmts/qemu-ARCH)
+# have them (the kernel decodes the \x escapes); aarch64 for the arm64 images, the others for the sid images of
+# matrices/arches.toml (ppc64le and riscv64 little-endian, s390x big-endian).
+register_qemu() {  # name magic mask
+    local name=$1 magic=$2 mask=$3 entry=/proc/sys/fs/binfmt_misc/qemu-$1
     if [ ! -e "$entry" ] || ! grep -q '^flags:.*F' "$entry"; then
         [ -e "$entry" ] && echo -1 > "$entry"
-        # magic/mask as in Debian's qemu-user-static binfmt file for aarch64
-        printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:OCF' > /proc/sys/fs/binfmt_misc/register
-        log "registered qemu-aarch64 (flags OCF)"
+        printf '%s' ":qemu-$name:M::$magic:$mask:/usr/bin/qemu-$name-static:OCF" > /proc/sys/fs/binfmt_misc/register
+        log "registered qemu-$name (flags OCF)"
     fi
+}
+if [ -e /proc/sys/fs/binfmt_misc/register ]; then
+    register_qemu aarch64 \
+        '\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00' \
+        '\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+    register_qemu ppc64le \
+        '\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x15\x00' \
+        '\xff\xff\xff\xff\xff\xff\xff\xfc\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\x00'
+    register_qemu s390x \
+        '\x7fELF\x02\x02\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x16' \
+        '\xff\xff\xff\xff\xff\xff\xff\xfc\xff\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff'
+    register_qemu riscv64 \
+        '\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00' \
+        '\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
 fi
 
 docker_ok() { timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }

@@ -44,6 +44,9 @@ EXPECTED = {
     "musl-cp311": ("3.11", "musl", "1.2", "x86_64"),
     "musl-arm64-cp39": ("3.9", "musl", "1.2", "aarch64"),
     "musl-arm64-cp311": ("3.11", "musl", "1.2", "aarch64"),
+    "ppc64le-sid": ("3.14", "glibc", "2.4", "ppc64le"),
+    "s390x-sid": ("3.14", "glibc", "2.4", "s390x"),
+    "riscv64-sid": ("3.14", "glibc", "2.4", "riscv64"),
 }
 FREE_THREADED = {"trixie-ft"}  # pip's tags there: cp313-cp313t-*, and no abi3
 

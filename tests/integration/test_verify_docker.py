@@ -126,6 +126,96 @@ def test_yappi_passes_every_linux_env(docker_envs: dict[str, Environment], tmp_p
     assert outcome.report.verdict == "pass"
 
 
+# matrices/arches.toml (in nightly, not in ci: README "Performance"): env -> the greenlet
+# 3.5.6 wheel only that env installs. _greenlet's stack switching is per-arch assembly
+# (and s390x is big-endian): the test command switches into a greenlet and back there.
+GREENLET_HERE = {
+    "ppc64le-sid": ("ppc64le", "greenlet-3.5.6-cp314-cp314-manylinux_2_24_ppc64le."),
+    "s390x-sid": ("s390x", "greenlet-3.5.6-cp314-cp314-manylinux_2_24_s390x."),
+    "riscv64-sid": ("riscv64", "greenlet-3.5.6-cp314-cp314-manylinux_2_39_riscv64."),
+}
+GREENLET_SWITCH = (
+    'python -c "import sys, greenlet; '
+    "g = greenlet.greenlet(lambda x: greenlet.getcurrent().parent.switch(x * 2) + 1); "
+    "assert g.switch(21) == 42; assert g.switch(1) == 2 and g.dead; "
+    "print('greenlet-switch', sys.byteorder)\""
+)
+
+
+def test_greenlet_runs_in_the_ppc64le_s390x_riscv64_envs_only(
+    docker_envs: dict[str, Environment], tmp_path: Path
+) -> None:
+    """greenlet 3.5.6's cp313 and cp314 ppc64le/s390x wheels and its cp314 riscv64 one, over
+    every docker env of the test matrix: each arches env (CPython 3.14 under qemu) installs
+    its own cp314 wheel, imports _greenlet, profiles (cProfile) and switches greenlets there;
+    no x86_64/aarch64 env installs any, and each wheel no env ran is untested with its
+    arch in the reason. Under HARNESS_TEST_MATRIX=ci (no arches env) only the second half
+    can be checked: the matrix choice, not a skip."""
+    wheels = sorted((DATA / "real").glob("greenlet-3.5.6-*.whl"))
+    assert len(wheels) == 5, [w.name for w in wheels]
+    names = list(docker_envs)
+    outcome = verify(
+        wheels,
+        specs(docker_envs, *names),
+        config.Config(
+            jobs=2,
+            suites=("import", "profiler", "test-command"),
+            profiler_adapter="cprofile",
+            test_command=GREENLET_SWITCH,
+        ),
+        tmp_path / "reports",
+        matrix_name="test",
+    )
+    doc = json.loads((tmp_path / "reports" / "report.json").read_text())
+    runs = {r["env"]: r for r in doc["runs"] if r["status"] != "skipped"}
+    picks = {e["name"]: e["picked"] for e in doc["envs"]}
+    rows = {w["filename"]: w for w in doc["coverage"]["wheels"]}
+    ran_here = [env for env in GREENLET_HERE if env in docker_envs]
+    for env, (arch, prefix) in GREENLET_HERE.items():
+        (wheel,) = [w.name for w in wheels if w.name.startswith(prefix)]
+        if env not in docker_envs:
+            assert rows[wheel]["ran_in"] == [], env
+            assert arch in rows[wheel]["reason"], rows[wheel]
+            continue
+        probe = docker_envs[env].probe()
+        assert (probe.machine, probe.libc, probe.python_short) == (arch, "glibc", "3.14")
+        assert picks[env] == wheel, (env, picks[env])
+        run = runs[env]
+        assert run["status"] == "passed", (env, run["reason"])
+        steps = {s["name"]: s for s in run["steps"]}
+        for step in ("install", "smoke:import", "smoke:profiler", "smoke:test-command"):
+            assert steps[step]["status"] == "passed", (env, step)
+        assert "greenlet._greenlet" in json.dumps(steps["smoke:import"]["detail"]["checks"])
+        byteorder = "big" if arch == "s390x" else "little"
+        assert f"greenlet-switch {byteorder}" in steps["smoke:test-command"]["output_tail"]
+        assert rows[wheel]["ran_in"] == [env]
+    for env in names:
+        if env not in GREENLET_HERE:
+            assert picks[env] is None, (env, picks[env])  # x86_64/aarch64: no greenlet wheel
+            assert env not in runs
+    has_cp313 = any(
+        t.startswith("cp313-cp313-") for e in docker_envs.values() for t in e.probe().tags
+    )
+    cp313 = {
+        w.name.rsplit("_", 1)[-1][: -len(".whl")]: w.name for w in wheels if "-cp313-" in w.name
+    }
+    assert sorted(cp313) == ["ppc64le", "s390x"]
+    for env, (arch, _) in GREENLET_HERE.items():
+        if arch not in cp313:
+            continue
+        name = cp313[arch]
+        assert rows[name]["ran_in"] == []  # no CPython 3.13 on these arches
+        reason = rows[name]["reason"]
+        if not has_cp313:
+            assert reason.startswith("no interpreter here for CPython 3.13 (cp313)"), reason
+        elif env in docker_envs:  # the arch is here: CPython 3.13 on it is what is missing
+            assert f"CPython 3.13 (cp313) on manylinux {arch}" in reason, reason
+        else:
+            assert reason.startswith(f"no env of matrix test is manylinux {arch}"), reason
+    assert outcome.report.verdict_line == f"PASS ({len(ran_here)} of 5 wheels ran)"
+    assert outcome.report.verdict == "pass"
+
+
 def test_free_threaded_env_runs_only_the_cp313t_wheel(
     docker_envs: dict[str, Environment], tmp_path: Path
 ) -> None:

@@ -129,6 +129,14 @@ def test_predicted_tags_follow_pips_order() -> None:
     assert tags[0] == "cp39-cp39-manylinux_2_31_x86_64"
     assert "cp38-abi3-manylinux_2_17_x86_64" in tags
     assert tags[-1] == "py30-none-any"
+    # every other arch stops at glibc 2.17, and pip (packaging) adds the manylinux2014 alias
+    # whatever the arch: sid riscv64's probed tags have manylinux2014_riscv64 (not a name
+    # PyPI takes, but a tag pip ranks, between manylinux_2_17 and linux_riscv64)
+    for arch in ("aarch64", "ppc64le", "s390x", "riscv64"):
+        plats = manylinux_platforms((2, 43), arch)
+        assert plats[0] == f"manylinux_2_43_{arch}"
+        assert plats[-2:] == [f"manylinux_2_17_{arch}", f"manylinux2014_{arch}"]
+        assert len(plats) == 43 - 17 + 2
 
 
 def test_shard_argument() -> None:

@@ -273,3 +273,46 @@ def test_every_untested_wheel_has_a_reason() -> None:
     assert data["ran"] == {"wheels": 2, "of": 12, "linux": 2, "linux_of": 9}
     row = next(w for w in data["wheels"] if w["filename"] == YAPPI[2])
     assert row == {"filename": YAPPI[2], "family": "linux", "ran_in": ["bookworm"], "reason": None}
+
+
+def test_ppc64le_s390x_riscv64_wheels_run_in_their_own_arch_env_only() -> None:
+    """greenlet 3.5.6's wheels for the arches envs (Debian sid, glibc 2.43, CPython 3.14,
+    tag lists as harness plan predicts them, which the nightly integration tests compare
+    with the real probes): each cp314 wheel to its arch, musllinux/cp313 ones untested."""
+    from harness.ci.tags import cpython_tag_list, manylinux_platforms
+
+    names = [
+        "greenlet-3.5.6-cp314-cp314-manylinux_2_24_ppc64le.manylinux_2_28_ppc64le.whl",
+        "greenlet-3.5.6-cp314-cp314-manylinux_2_24_s390x.manylinux_2_28_s390x.whl",
+        "greenlet-3.5.6-cp314-cp314-manylinux_2_39_riscv64.whl",
+        "greenlet-3.5.6-cp314-cp314-musllinux_1_2_riscv64.whl",
+        "greenlet-3.5.6-cp313-cp313-manylinux_2_24_s390x.manylinux_2_28_s390x.whl",
+        "greenlet-3.5.6-cp314-cp314-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+        "greenlet-3.5.6-cp314-cp314t-manylinux_2_39_riscv64.whl",
+    ]
+
+    def sid(arch: str) -> list[str]:
+        return list(cpython_tag_list("3.14", manylinux_platforms((2, 43), arch), arch))
+
+    envs = [(spec(f"{a}-sid"), probe(sid(a), "3.14.10")) for a in ("ppc64le", "s390x", "riscv64")]
+    cov = coverage.compute(wheels(names), envs, matrix_name="matrix arches")
+    assert {e.env: e.picked for e in cov.envs} == {
+        "ppc64le-sid": names[0],
+        "s390x-sid": names[1],
+        "riscv64-sid": names[2],
+    }
+    rows = {w.filename: w for w in cov.wheels}
+    assert [rows[n].ran_in for n in names[:3]] == [
+        ("ppc64le-sid",),
+        ("s390x-sid",),
+        ("riscv64-sid",),
+    ]
+    assert rows[names[3]].reason == "no env of matrix arches is musllinux riscv64"
+    assert rows[names[4]].reason == (
+        "no interpreter here for CPython 3.13 (cp313): no env of matrix arches has it"
+    )
+    assert rows[names[5]].reason == "no env of matrix arches is manylinux x86_64"
+    assert rows[names[6]].reason.startswith(
+        "no interpreter here for free-threaded CPython 3.14 (cp314t)"
+    )
+    assert cov.ran([coverage.Family.LINUX]) == (3, 7)

@@ -113,17 +113,14 @@ def test_host_env_is_the_running_interpreter() -> None:
 def test_preflight_names_every_missing_tool_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tree = tmp_path / "containers"
-    shutil.copytree(CONTAINERS, tree)
-    ppc = tree / "debian-sid-ppc64le"
-    ppc.mkdir()
-    (ppc / "build.sh").write_text('exec bash "$HARNESS_LIB/debian.sh" sid ppc64el "$1"\n')
-    (ppc / "recipe.toml").write_text(
-        'description = "d"\nplatform = "linux/ppc64le"\npython = "3.14"\n'
-        'interpreter = "python3"\nuser = "harness"\nuses = ["debian.sh"]\n'
-    )
     recipes = [
-        images.load_recipe(n, base=tree) for n in ("debian-sid-ppc64le", "musl-cpython3.13-arm64")
+        images.load_recipe(n, base=CONTAINERS)
+        for n in (
+            "debian-sid-ppc64el",
+            "debian-sid-s390x",
+            "debian-sid-riscv64",
+            "musl-cpython3.13-arm64",
+        )
     ]
     empty = tmp_path / "bin"
     empty.mkdir()
@@ -136,11 +133,61 @@ def test_preflight_names_every_missing_tool_in_one_line(
     for tool in ("mmdebstrap", "musl-gcc", "aarch64-linux-gnu-gcc", "qemu-ppc64le-static"):
         assert tool in text
     assert (
-        "apt-get install -y --no-install-recommends bzip2 dpkg gcc gcc-aarch64-linux-gnu "
-        "gzip make mmdebstrap musl-tools qemu-user-static xz-utils" in text
+        "apt-get install -y --no-install-recommends binfmt-support bzip2 dpkg gcc "
+        "gcc-aarch64-linux-gnu gzip make mmdebstrap musl-tools qemu-user-static xz-utils" in text
     )
-    assert "update-binfmts --enable qemu-aarch64 qemu-ppc64le" in text
+    assert "update-binfmts --enable qemu-aarch64 qemu-ppc64le qemu-riscv64 qemu-s390x" in text
     assert images.InfraError.exit_code == ExitCode.INFRA
+
+
+def _binfmt_entry(directory: Path, arch: str, flags: str, state: str = "enabled") -> None:
+    (directory / f"qemu-{arch}").write_text(
+        f"{state}\ninterpreter /usr/bin/qemu-{arch}-static\nflags: {flags}\noffset 0\n"
+    )
+
+
+def test_preflight_wants_each_foreign_arch_registered_with_flag_f(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every tool present, binfmt entries as a host may have them: only the arches whose
+    entry is missing, disabled or lacks F (it would not run inside a container) are named."""
+    recipes = [
+        images.load_recipe(f"debian-sid-{a}", base=CONTAINERS)
+        for a in ("arm64", "ppc64el", "s390x", "riscv64")
+    ]
+    assert {images.host_needs(r)[1].pop() for r in recipes} == {
+        "aarch64", "ppc64le", "s390x", "riscv64"
+    }  # fmt: skip
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    qemus = [f"qemu-{a}-static" for a in ("aarch64", "ppc64le", "s390x", "riscv64")]
+    for name in ("mmdebstrap", "update-binfmts", *qemus):
+        (tools / name).write_text("#!/bin/sh\n")
+        (tools / name).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tools))
+    binfmt = tmp_path / "binfmt_misc"
+    binfmt.mkdir()
+    monkeypatch.setattr(images, "BINFMT_DIR", binfmt)
+    _binfmt_entry(binfmt, "aarch64", "OCF")
+    _binfmt_entry(binfmt, "s390x", "OCF")
+    _binfmt_entry(binfmt, "ppc64le", "OC")  # registered without F (binfmt-support's old way)
+    _binfmt_entry(binfmt, "riscv64", "OCF", state="disabled")
+    with pytest.raises(images.InfraError) as info:
+        images.preflight(recipes)
+    text = str(info.value)
+    assert text.startswith("cannot build debian-sid-ppc64el, debian-sid-riscv64: ")
+    assert "binfmt_misc entry qemu-ppc64le with flag F" in text
+    assert "binfmt_misc entry qemu-riscv64 with flag F" in text
+    assert "aarch64" not in text
+    assert "s390x" not in text
+    # update-binfmts is there: only qemu-user-static to (re)install, then the registration
+    assert text.endswith(
+        "apt-get install -y --no-install-recommends qemu-user-static && "
+        "update-binfmts --enable qemu-ppc64le qemu-riscv64"
+    )
+    _binfmt_entry(binfmt, "ppc64le", "OCF")
+    _binfmt_entry(binfmt, "riscv64", "POCF")
+    images.preflight(recipes)  # all registered: nothing to say
 
 
 def test_host_cells_get_an_allow_listed_environment(
@@ -223,3 +270,44 @@ def test_image_age_from_dockers_created_field() -> None:
     assert _age(two_days.isoformat()) > 86400
     assert _age("not a date") == 0.0
     assert _age(None) == 0.0
+
+
+def test_engines_binfmt_entries_match_their_arch_only() -> None:
+    """tests/engines.d/10-docker.sh's magic/mask per qemu arch, applied as the kernel does
+    (header & mask == magic) to the first bytes of real extension modules of each arch
+    (tests/data/real): each entry takes its own arch's ELF files and no other's (x86_64
+    included, which must keep running natively)."""
+    import re
+    import zipfile
+
+    script = (REPO / "tests" / "engines.d" / "10-docker.sh").read_text()
+    entries = {
+        name: (bytes.fromhex(magic.replace("\\x", "").replace("ELF", "454c46")),
+               bytes.fromhex(mask.replace("\\x", "")))
+        for name, magic, mask in re.findall(
+            r"register_qemu (\w+) \\\n\s+'([^']+)' \\\n\s+'([^']+)'", script
+        )
+    }  # fmt: skip
+    assert set(entries) == {"aarch64", "ppc64le", "s390x", "riscv64"}
+    real = REPO / "tests" / "data" / "real"
+    wheels = {
+        "aarch64": "yappi-1.7.6-cp314-cp314-manylinux2014_aarch64.*.whl",
+        "ppc64le": "greenlet-3.5.6-cp314-cp314-*_ppc64le.whl",
+        "s390x": "greenlet-3.5.6-cp314-cp314-*_s390x.whl",
+        "riscv64": "greenlet-3.5.6-cp314-cp314-*_riscv64.whl",
+        "x86_64": "yappi-1.7.6-cp314-cp314-manylinux2014_x86_64.*.whl",
+    }
+    for arch, pattern in wheels.items():
+        (wheel,) = real.glob(pattern)
+        with zipfile.ZipFile(wheel) as archive:
+            so = next(n for n in archive.namelist() if n.endswith(".so"))
+            header = archive.read(so)[:20]
+        assert header[:4] == b"\x7fELF"
+        taken = {
+            name
+            for name, (magic, mask) in entries.items()
+            if len(magic) == len(mask) == 20
+            and bytes(h & m for h, m in zip(header, mask, strict=True))
+            == bytes(g & m for g, m in zip(magic, mask, strict=True))
+        }
+        assert taken == ({arch} if arch in entries else set()), (arch, taken)
