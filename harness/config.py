@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,14 @@ class Config:
         }
 
 
+def _choice(path: Path, key: str, value: object, allowed: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise InputError(
+            f"{path}: [tool.harness] {key} must be one of {', '.join(allowed)}, not {value!r}"
+        )
+    return value
+
+
 def _strings(path: Path, key: str, value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InputError(f"{path}: [tool.harness] {key} must be a list of strings")
@@ -146,12 +155,7 @@ def load(pyproject: Path | None) -> Config:
     if "import" in table:
         cfg = replace(cfg, import_modules=_strings(pyproject, "import", table["import"]))
     if "profiler-adapter" in table:
-        adapter = table["profiler-adapter"]
-        if adapter not in ADAPTERS:
-            raise InputError(
-                f"{pyproject}: [tool.harness] profiler-adapter must be one of "
-                f"{', '.join(ADAPTERS)}, not {adapter!r}"
-            )
+        adapter = _choice(pyproject, "profiler-adapter", table["profiler-adapter"], ADAPTERS)
         cfg = replace(cfg, profiler_adapter=adapter)
     if "test-requires" in table:
         cfg = replace(
@@ -168,20 +172,10 @@ def load(pyproject: Path | None) -> Config:
     if "jobs" in table:
         cfg = replace(cfg, jobs=_positive(pyproject, "jobs", table["jobs"]))
     if "require-coverage" in table:
-        value = table["require-coverage"]
-        if value not in REQUIRE_COVERAGE:
-            raise InputError(
-                f"{pyproject}: [tool.harness] require-coverage must be one of "
-                f"{', '.join(REQUIRE_COVERAGE)}, not {value!r}"
-            )
+        value = _choice(pyproject, "require-coverage", table["require-coverage"], REQUIRE_COVERAGE)
         cfg = replace(cfg, require_coverage=value)
     if "macos-minor-version" in table:
-        value = table["macos-minor-version"]
-        if value not in SEVERITIES:
-            raise InputError(
-                f"{pyproject}: [tool.harness] macos-minor-version must be one of "
-                f"{', '.join(SEVERITIES)}, not {value!r}"
-            )
+        value = _choice(pyproject, "macos-minor-version", table["macos-minor-version"], SEVERITIES)
         cfg = replace(cfg, macos_minor_version=value)
     return cfg
 
