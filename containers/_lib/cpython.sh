@@ -130,11 +130,13 @@ log "configuring CPython ($(basename "$py_src")) for $libc $arch ${gil}"
 # The platform triplet names extension modules (EXT_SUFFIX .cpython-3X-x86_64-linux-musl.so),
 # and a musllinux wheel's .so files are named by the CPython that built it on a musl
 # machine. 3.13 tells the libc apart from the headers (Misc/platform_triplet.c). 3.10-3.12
-# switch gnu to musl when the *build* machine is musl ($build_os): here (a glibc host) the
-# triplet stayed x86_64-linux-gnu and no cp311 musllinux extension (_yappi.cpython-311-
-# x86_64-linux-musl.so) could be imported. Make that rule follow the target. 3.9 has no
-# such rule: a CPython 3.9 on musl names its extensions -linux-gnu, and so do cp39
-# musllinux wheels (yappi 1.7.6's _yappi.cpython-39-x86_64-linux-gnu.so): keep it.
+# switch gnu to musl when the *build* machine is musl ($build_os): config.guess says so
+# for a native build with musl-gcc, but a cross build says --build=x86_64-linux-gnu, and
+# the aarch64 3.11 named its extensions -aarch64-linux-gnu.so (no cp311 musllinux
+# extension, _yappi.cpython-311-aarch64-linux-musl.so, could be imported). Make that rule
+# follow the target. 3.9 has no such rule: a CPython 3.9 on musl names its extensions
+# -linux-gnu, and so do cp39 musllinux wheels (yappi 1.7.6's
+# _yappi.cpython-39-x86_64-linux-gnu.so): keep it.
 if [ "$libc" = musl ] && grep -q '^  linux-musl\*)$' "$py_src/configure"; then
     sed -i 's/^  case "\$build_os" in$/  case "linux-musl" in/' "$py_src/configure"
     grep -q '^  case "linux-musl" in$' "$py_src/configure" \
@@ -253,7 +255,7 @@ sqlite3.connect(":memory:").execute("create table t (x)").fetchall()
 for codec in (zlib, lzma, bz2):
     assert codec.decompress(codec.compress(b"harness")) == b"harness", codec
 assert ctypes.CDLL(None).strlen(b"harness") == 7  # libffi calls into libc
-print(f"{got}; OpenSSL {ssl.OPENSSL_VERSION_INFO[:3]}, SQLite {sqlite3.sqlite_version}")
+print(f"{got}; {ssl.OPENSSL_VERSION}, SQLite {sqlite3.sqlite_version}")
 PY
 
 if [ "$libc" = glibc ]; then
