@@ -81,7 +81,9 @@ target_libs() {
     local real_cc flags="" host ar=ar ranlib=ranlib
     if [ "$libc" = musl ]; then
         log "building musl $(basename "$(src musl)" | cut -d- -f2) ($arch)"
-        local mconf=(--prefix="$TL_MUSL" --syslibdir="$TL_MUSL/lib")
+        # --enable-wrapper=gcc: musl's configure builds musl-gcc on its own only when $CC
+        # compiles against glibc's headers, which gcc-aarch64-linux-gnu alone lacks
+        local mconf=(--prefix="$TL_MUSL" --syslibdir="$TL_MUSL/lib" --enable-wrapper=gcc)
         [ -n "$cross" ] && mconf+=(--target="$arch-linux-musl" CROSS_COMPILE="$cross-" CC="$cross-gcc")
         (cd "$(src musl)" && quiet ./configure "${mconf[@]}" && quiet make -j"$jobs" && quiet make install)
         # musl-gcc sees only musl's headers: add the kernel's (linux/, asm/: OpenSSL's
