@@ -456,7 +456,8 @@ LIB_TOOLS: dict[str, dict[str, str]] = {
         "xz": "xz-utils",
         "gzip": "gzip",
         "bzip2": "bzip2",
-        "dpkg-deb": "dpkg",  # busybox-static (aarch64) and python-pip-whl (3.9) from .debs
+        # busybox-static (aarch64), python-pip-whl (3.9), linux-libc-dev (musl) from .debs
+        "dpkg-deb": "dpkg",
     },
 }
 # cpython.sh cross-compiles for these platforms (the native musl build comes first)
