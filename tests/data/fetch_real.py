@@ -99,7 +99,18 @@ SELECTION += [
         "5.1.3",
         frozenset({"pyinstrument-5.1.3-graalpy312-graalpy250_312_native-win_amd64.whl"}),
     ),
-    ("bcrypt", "5.0.0", frozenset({"bcrypt-5.0.0-cp39-abi3-win_amd64.whl"})),
+    (
+        "bcrypt",
+        "5.0.0",
+        frozenset(
+            {
+                "bcrypt-5.0.0-cp39-abi3-win_amd64.whl",
+                # the libgcc_s auditwheel vendored has DT_RELR relocations: musl before
+                # 1.2.4 crashes loading it (exit 139); the musl envs must import it
+                "bcrypt-5.0.0-cp39-abi3-musllinux_1_2_x86_64.whl",
+            }
+        ),
+    ),
 ]
 # real_flagged/ holds real published wheels that carry a genuine defect, with the finding
 # codes they must produce (the same MANIFEST.json format, plus EXPECT.json: filename -> codes).

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Docker + what the environment layer needs to build its images offline (DESIGN.md):
 # dockerd (overlay2), qemu-user-static + binfmt (aarch64, ppc64le, s390x, riscv64 with flag
-# F, so it works inside containers), mmdebstrap (Debian rootfs from the mirror), musl-tools + busybox-static +
-# gcc-aarch64-linux-gnu (the musl images; aarch64 ones are cross-compiled). Idempotent:
+# F, so it works inside containers), mmdebstrap (Debian rootfs from the mirror), gcc + perl +
+# tcl + busybox-static + gcc-aarch64-linux-gnu (the musl images: musl and the C libraries are
+# built from Debian's source, containers/_lib/clibs.sh; aarch64 ones are cross-compiled). Idempotent:
 # seconds when everything is already there and running.
 # Needs root + apt (Debian), as on CI. Honors DOCKER_HOST: if set, only waits for it.
 set -euo pipefail
@@ -16,7 +17,9 @@ have dockerd || need_pkgs+=(docker.io)
 have mmdebstrap || need_pkgs+=(mmdebstrap arch-test gpg libdpkg-perl libdistro-info-perl)
 have qemu-aarch64-static || need_pkgs+=(qemu-user-static)
 have update-binfmts || need_pkgs+=(binfmt-support)
-have musl-gcc || need_pkgs+=(musl-tools)
+# cpython.sh builds musl 1.2.5, OpenSSL (Configure is perl) and SQLite (tclsh) itself
+have perl || need_pkgs+=(perl)
+have tclsh || need_pkgs+=(tcl)
 dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static)
 have make || need_pkgs+=(make)
 have gcc || need_pkgs+=(gcc)

@@ -457,3 +457,92 @@ def test_runtime_dependencies_are_resolved_by_each_envs_own_pip(
     assert run.status == "error"
     assert "harness-no-such-dependency-7f3a" in run.reason
     assert run.reason.startswith("resolving its dependencies in the env failed")
+
+
+def _musl_x86_64(envs: dict[str, Environment]) -> dict[str, Environment]:
+    found = {
+        n: e for n, e in envs.items() if e.probe().libc == "musl" and e.probe().machine == "x86_64"
+    }
+    assert found, "the test matrix has no musl x86_64 env"
+    return found
+
+
+def _has_dt_relr(data: bytes) -> bool:
+    import io
+
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+
+    elf = ELFFile(io.BytesIO(data))
+    for section in elf.iter_sections():
+        if isinstance(section, DynamicSection):
+            return any(t.entry.d_tag in ("DT_RELR", 36) for t in section.iter_tags())
+    return False
+
+
+def test_musllinux_wheel_with_dt_relr_libs_imports_in_the_musl_envs(
+    docker_envs: dict[str, Environment], tmp_path: Path
+) -> None:
+    """bcrypt 5.0.0's musllinux_1_2 x86_64 wheel (abi3) vendors a libgcc_s with DT_RELR
+    relocations, which musl loads only from 1.2.4 on: with bookworm's musl 1.2.3 the
+    import crashed (exit 139) where Alpine imports it. The musl envs run musl 1.2.5 (built
+    from trixie's source): its extension is imported and used there."""
+    import zipfile
+
+    wheel = DATA / "real" / "bcrypt-5.0.0-cp39-abi3-musllinux_1_2_x86_64.whl"
+    with zipfile.ZipFile(wheel) as zf:
+        (libgcc,) = [n for n in zf.namelist() if "/libgcc_s-" in n]
+        assert _has_dt_relr(zf.read(libgcc)), "the test wheel no longer has DT_RELR"
+    musl = _musl_x86_64(docker_envs)
+    for name, env in musl.items():
+        assert env.probe().libc_version == "1.2.5", name
+    outcome = verify(
+        [wheel],
+        [e.spec for e in musl.values()],
+        config.Config(jobs=2, import_modules=("bcrypt._bcrypt",)),
+        tmp_path / "reports",
+        matrix_name="test",
+    )
+    runs = {r.env: r for r in outcome.report.runs}
+    assert set(runs) == set(musl)
+    for name, run in runs.items():
+        assert run.status == "passed", (name, run.reason)
+        steps = {s.name: s for s in run.steps}
+        assert steps["smoke:import"].status == "passed", name
+    assert outcome.report.verdict == "pass"
+
+
+def test_musl_envs_fetch_dependencies_over_tls_and_have_sqlite(
+    docker_envs: dict[str, Environment], tmp_path: Path
+) -> None:
+    """The deps step is the env's own pip talking to the index over TLS, and coverage
+    imports sqlite3: both need stdlib modules (_ssl, _sqlite3) that the musl CPython
+    builds once left out. Each musl x86_64 env resolves six, coverage and (3.9 only)
+    tomli by itself, and the wheel's import of coverage's SQLite data layer passes."""
+    musl = _musl_x86_64(docker_envs)
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    _wheel_with_requires(
+        dist,
+        "harness_musl_deps_probe",
+        ["six>=1.16", "coverage", 'tomli>=2; python_version < "3.11"'],
+        "import sqlite3, ssl, sys, six, coverage.sqldata\n"
+        "sqlite3.connect(':memory:').execute('select 1')\n"
+        "if sys.version_info < (3, 11):\n    import tomli\n",
+    )
+    outcome = verify(
+        sorted(dist.glob("*.whl")),
+        [e.spec for e in musl.values()],
+        config.Config(jobs=2, suites=("import",)),
+        tmp_path / "reports",
+        matrix_name="test",
+    )
+    runs = {r.env: r for r in outcome.report.runs}
+    assert {e: r.status for e, r in runs.items()} == dict.fromkeys(musl, "passed"), {
+        e: r.reason for e, r in runs.items()
+    }
+    for name, run in runs.items():
+        installed = next(s for s in run.steps if s.name == "install").output_tail
+        assert "six" in installed, name
+        assert "coverage" in installed, name
+        assert ("tomli" in installed) == (musl[name].probe().python_short == "3.9"), name
