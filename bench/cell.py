@@ -1,9 +1,19 @@
-"""Benchmark: where one cell's time goes, step by step, alone and in a shared container.
+"""Benchmark: where one cell's time and CPU go, stage by stage, alone and in a shared
+container.
 
-For one docker env of a matrix (default: trixie of `linux`) and yappi 1.7.6's wheel pip
-picks there (the wheelhouse holds all 62, as in `harness verify`), runs the cell's stages
-through the harness's own functions and times each one (wall seconds, harness side, so
-each includes its `docker exec` round trip):
+For one docker env of a matrix (default: trixie of `linux`; an arm64 env runs under qemu)
+and yappi 1.7.6's wheel pip picks there (the wheelhouse holds all 62, as in `harness
+verify`), runs the cell's stages through the harness's own functions and measures each:
+
+- wall seconds, harness side (each includes its `docker exec` round trips);
+- CPU seconds inside the container (its cgroup's counter, read from the host: cgroup v1
+  ``cpuacct/docker/ID`` or v2 ``docker/ID`` / ``system.slice/docker-ID.scope``); under
+  qemu this is the emulator's CPU, i.e. the emulated work;
+- CPU seconds of the harness itself and its docker CLI children (``harness``);
+- CPU seconds of the docker daemons (dockerd, containerd, shims, runc; machine-wide, so
+  other jobs' containers count too: an upper bound).
+
+The stages:
 
 - alone: container start, venv, install, pick proof, each smoke suite, container removal
   (a container per cell: what a cell cost before envs shared containers, and what a cell

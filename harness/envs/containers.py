@@ -46,6 +46,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness import proc
 from harness.envs.base import ExecResult, Limits, Mount
@@ -91,6 +92,8 @@ KILL_CELL = (
     'i=0; while [ "$i" -lt 100 ] && kill -9 -1 2>/dev/null; do i=$((i+1)); sleep 0.02; done; '
     '[ "$#" -eq 0 ] || rm -rf "$@"'
 )
+
+CELLS = "/harness-cells"  # where a shared container sees its host cells directory
 
 # a cell's first command, run as `sh -c MAKE_DIR DIR CWD ARGV...`: makes DIR (mode 0700),
 # then runs ARGV in CWD
@@ -344,6 +347,14 @@ class DockerSession:
     def workdir(self) -> str:
         return self._workdir
 
+    @property
+    def host_workdir(self) -> Path | None:
+        """None: this session's directory exists in its container only."""
+        return None
+
+    def adopt(self) -> None:
+        """Nothing to hand over (see :meth:`CellSession.adopt`)."""
+
     def path(self, mount: Mount) -> str:
         return mount.target
 
@@ -426,12 +437,19 @@ class SharedContainer:
     """One env's container, shared by its cells; see the module docstring."""
 
     def __init__(
-        self, *, container: str, python: str, mounts: Sequence[Mount], limits: Limits
+        self,
+        *,
+        container: str,
+        python: str,
+        mounts: Sequence[Mount],
+        limits: Limits,
+        cells_dir: Path | None = None,
     ) -> None:
         self._container = container
         self._python = python
         self._mounts = tuple(mounts)
         self._limits = limits
+        self._cells_dir = cells_dir
         self._lock = threading.Lock()
         self._next_cell = 0
         self._counters = Counters()
@@ -449,12 +467,24 @@ class SharedContainer:
         mounts: Sequence[Mount],
         limits: Limits,
         platform: str | None,
+        cells_dir: Path | None = None,
     ) -> SharedContainer:
+        """``cells_dir``: a host directory (mode 0711) mounted read-write at
+        :data:`CELLS`; each cell's directory is then made there, so the harness can fill
+        it from the host (the venv and the install, harness/verify/hostinstall.py)."""
+        every = list(mounts)
+        if cells_dir is not None:
+            every.append(Mount(source=cells_dir, target=CELLS, read_only=False))
         name = start_container(
             image=image, env_name=env_name, python=python, user=user, home=home,
-            mounts=mounts, limits=limits, platform=platform,
+            mounts=every, limits=limits, platform=platform,
         )  # fmt: skip
-        return cls(container=name, python=python, mounts=mounts, limits=limits)
+        return cls(container=name, python=python, mounts=mounts, limits=limits, cells_dir=cells_dir)
+
+    @property
+    def cells_dir(self) -> Path | None:
+        """The host directory the cells' directories are made in (None: in the container)."""
+        return self._cells_dir
 
     @property
     def container(self) -> str:
@@ -522,7 +552,9 @@ class CellSession:
     def __init__(self, host: SharedContainer, uid: int) -> None:
         self._host = host
         self._uid = uid
-        self._workdir = f"/tmp/harness-cell-{uid}-{secrets.token_hex(6)}"
+        name = f"harness-cell-{uid}-{secrets.token_hex(6)}"
+        self._workdir = f"/tmp/{name}" if host.cells_dir is None else f"{CELLS}/{name}"
+        self._host_workdir = None if host.cells_dir is None else host.cells_dir / name
         self._dead: str | None = None
         self._created = False
         self._start = host.counters(refresh=False) or Counters()
@@ -547,6 +579,36 @@ class CellSession:
 
     def path(self, mount: Mount) -> str:
         return mount.target
+
+    @property
+    def host_workdir(self) -> Path | None:
+        """The cell's directory as this machine sees it (a bind mount), or None."""
+        return self._host_workdir
+
+    def adopt(self) -> None:
+        """The cell's directory, filled from the host, becomes the cell's own: its uid,
+        mode 0700 (a root harness chowns it here; else root in the container does)."""
+        path = self._host_workdir
+        if path is None:
+            return
+        if os.geteuid() == 0:
+            for base, dirs, files in os.walk(path):
+                for entry in (*dirs, *files):
+                    os.chown(os.path.join(base, entry), self._uid, self._uid, follow_symlinks=False)
+            os.chown(path, self._uid, self._uid)
+            path.chmod(0o700)
+            return
+        done = proc.run(
+            [
+                "docker", "exec", "--user", "0", self._host.container,
+                "sh", "-c", 'chown -R -h "$1:$1" "$2" && chmod 0700 "$2"', "sh",
+                str(self._uid), self._workdir,
+            ],
+            check=False,
+            timeout=120,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise InfraError(f"cannot hand {self._workdir} to cell {self._uid}: {error_line(done)}")
 
     def _docker_exec(
         self, argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None, cwd: str

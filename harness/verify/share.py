@@ -19,11 +19,14 @@ out is not retried: the timeout killed that cell's processes only.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness.envs import CellSession, Environment, Limits, Mount, SharedSession
 from harness.errors import HarnessError
@@ -79,6 +82,7 @@ class EnvContainers:
         self._base = base or Limits()
         self._entries: dict[str, _Entry] = {}
         self._cleanups: list[threading.Thread] = []
+        self._cells_dirs: list[Path] = []  # host directories of the containers' cells
         self._lock = threading.Lock()
 
     @property
@@ -112,8 +116,12 @@ class EnvContainers:
                 return None, None
             limits = shared_limits(self._base, min(self._jobs, entry.cells))
             t0 = time.perf_counter()
+            cells_dir = Path(tempfile.mkdtemp(prefix=f"wheel-harness-cells-{entry.env.spec.name}-"))
+            cells_dir.chmod(0o711)  # each cell's directory in it is its uid's, mode 0700
+            with self._lock:
+                self._cells_dirs.append(cells_dir)
             try:
-                started = entry.env.shared(mounts, limits=limits)
+                started = entry.env.shared(mounts, limits=limits, cells_dir=cells_dir)
             except HarnessError as exc:
                 entry.error = exc
                 raise
@@ -177,3 +185,7 @@ class EnvContainers:
                 container, entry.container = entry.container, None
             if container is not None:
                 container.close()
+        with self._lock:
+            dirs, self._cells_dirs = self._cells_dirs, []
+        for path in dirs:  # what the containers' removal left (files of the cells' uids)
+            shutil.rmtree(path, ignore_errors=True)
