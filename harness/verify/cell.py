@@ -369,10 +369,11 @@ def prove_pick(cell: CellRun, install_output: str) -> None:
 def host_template(cell: CellRun) -> pipcache.VenvTemplate | None:
     """The env's venv template when this cell's venv and install can be done on the host
     (harness.verify.hostinstall): its directory is on this machine, the env's template
-    exists, and the cell needs no pip (no dependencies, no test-requires). None: in the
-    env, with the env's pip, as before."""
+    exists, the cell needs no pip (no dependencies, no test-requires) and the project did
+    not ask for pip (``install = "pip"``). None: in the env, with the env's pip."""
     if (
-        cell.session.host_workdir is None
+        cell.cfg.install != "host"
+        or cell.session.host_workdir is None
         or cell.mounts.pip is None
         or cell.mounts.deps is not None
         or cell.cfg.test_requires
