@@ -449,6 +449,28 @@ def host_install(cell: CellRun, template: pipcache.VenvTemplate) -> hostinstall.
     return done
 
 
+def _candidates(
+    wheelhouse: Path, name: str, version: Version, tags: Sequence[str]
+) -> list[coverage.WheelFile]:
+    """The wheelhouse's wheels of ``name==version`` the env's tags support (what `pip
+    install name==version --no-index --find-links` chooses among), each with its
+    Requires-Python (read only for these: a release has dozens of wheels)."""
+    found = []
+    for path in sorted(wheelhouse.glob("*.whl")):
+        try:
+            wheel = coverage.parse_wheel(path.name)
+        except HarnessError:
+            continue  # pip ignores a file whose name is no wheel's
+        if wheel.project == name and wheel.version == version:
+            found.append(wheel)
+    supported = {w.filename for w in found if coverage.pick([w], tags) is not None}
+    return [
+        coverage.parse_wheel(w.filename, coverage.read_requires_python(wheelhouse / w.filename))
+        for w in found
+        if w.filename in supported
+    ]
+
+
 def prove_pick_host(cell: CellRun, installed: hostinstall.Installed) -> None:
     """The "pick" step without running pip: the file pip would take from the cell's
     wheelhouse, by the env's own pip's tag list (probed in the env with pip's
@@ -459,13 +481,9 @@ def prove_pick_host(cell: CellRun, installed: hostinstall.Installed) -> None:
     t0 = time.perf_counter()
     task = cell.task
     name, version, _, _ = parse_wheel_filename(task.wheel.name)
-    group = [w for w in coverage.collect([task.wheel.parent]) if w.project == name]
+    group = _candidates(task.wheel.parent, name, version, task.probe.tags)
     numeric = re.match(r"\d+(\.\d+)*", task.probe.python_version)
-    ranked = coverage.pick(
-        [w for w in group if w.version == version],
-        task.probe.tags,
-        numeric.group(0) if numeric else None,
-    )
+    ranked = coverage.pick(group, task.probe.tags, numeric.group(0) if numeric else None)
     picked = ranked.filename if ranked is not None else None
     meta = _wheel_metadata(task.wheel)
     ok = (
@@ -493,7 +511,7 @@ def prove_pick_host(cell: CellRun, installed: hostinstall.Installed) -> None:
                     "pip": task.probe.pip_version,
                     "tags": "the env's pip: get_supported(), probed in the env",
                     "order": "pip's CandidateEvaluator (version, tag rank, build tag)",
-                    "candidates": sorted(w.filename for w in group),
+                    "candidates": [w.filename for w in group],  # the supported ones
                 },
                 "interpreter": {
                     "venv": cell.python,

@@ -19,6 +19,7 @@ out is not retried: the timeout killed that cell's processes only.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -131,15 +132,28 @@ class EnvContainers:
             entry.container = started
             return started, time.perf_counter() - t0
 
-    def _finish(self, entry: _Entry) -> bool:
-        """One cell of ``entry`` is over; True if it was the last (container removed)."""
+    def _finish(self, entry: _Entry, session: CellSession | None = None) -> bool:
+        """One cell of ``entry`` is over; True if it was the last (then the container is
+        removed, off the cell's critical path: its worker starts the next cell meanwhile;
+        :meth:`close_all` waits for the removal)."""
         with entry.lock:
             entry.remaining -= 1
             if entry.remaining > 0:
                 return False
             container, entry.container = entry.container, None
         if container is not None:
-            container.close()
+
+            def remove() -> None:
+                if session is not None and os.geteuid() != 0:
+                    # its directory is on this machine, owned by the cell's uid: only the
+                    # container (or root here) can remove it
+                    session.close()
+                container.close()
+
+            removal = threading.Thread(target=remove, name="harness-container-removal")
+            removal.start()
+            with self._lock:
+                self._cleanups.append(removal)
         return True
 
     @contextmanager
@@ -162,7 +176,7 @@ class EnvContainers:
                 session=session, container=container, started_s=started_s, cells=entry.cells
             )
         finally:
-            last = self._finish(entry)
+            last = self._finish(entry, session)
             if session is not None and not last:
                 # its leftover processes and directory go, off the cell's critical path:
                 # its worker starts the next cell meanwhile (the last cell's go with the
