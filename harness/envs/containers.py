@@ -7,7 +7,10 @@ Two shapes, both on :func:`start_container`:
 - :class:`SharedContainer`: one container per env, reused by the env's cells (``harness
   verify``). Each cell is a :class:`CellSession` in it: its own uid (never the image's
   user, never root), its own private directory (mode 0700, its HOME and TMPDIR, holding
-  its venv), so no cell can write where another cell's pip or python reads. A step that
+  its venv), so no cell can write where another cell's pip or python reads. With a
+  ``cells_dir`` the cells' directories are made in a host directory bind-mounted at
+  :data:`CELLS` (one per container, mode 0711), so the harness fills a cell's venv from
+  the host and hands it to the cell's uid (:meth:`CellSession.adopt`). A step that
   times out is killed alone: every process of the cell's uid (``kill(-1)`` as that uid,
   which also catches what left the step's process group), and the container goes on with
   the env's other cells. A cell's leftover processes are killed and its directory removed
@@ -555,6 +558,7 @@ class CellSession:
         name = f"harness-cell-{uid}-{secrets.token_hex(6)}"
         self._workdir = f"/tmp/{name}" if host.cells_dir is None else f"{CELLS}/{name}"
         self._host_workdir = None if host.cells_dir is None else host.cells_dir / name
+        self._adopted = False
         self._dead: str | None = None
         self._created = False
         self._start = host.counters(refresh=False) or Counters()
@@ -586,11 +590,14 @@ class CellSession:
         return self._host_workdir
 
     def adopt(self) -> None:
-        """The cell's directory, filled from the host, becomes the cell's own: its uid,
-        mode 0700 (a root harness chowns it here; else root in the container does)."""
+        """The cell's directory (made now if missing), filled from the host, becomes the
+        cell's own: its uid, mode 0700 (a root harness chowns it here; else root in the
+        container does). Done by the cell's first command at the latest."""
         path = self._host_workdir
         if path is None:
             return
+        path.mkdir(mode=0o700, exist_ok=True)
+        self._adopted = True
         if os.geteuid() == 0:
             for base, dirs, files in os.walk(path):
                 for entry in (*dirs, *files):
@@ -676,6 +683,8 @@ class CellSession:
             raise InfraError(f"container {self._host.container} is gone: {self._host.dead}")
         before = self._host.counters(refresh=False) or Counters()
         command, where = list(argv), cwd or self._workdir
+        if not self._adopted and self._host_workdir is not None:
+            self.adopt()  # its directory is made on the host: the cell's uid cannot there
         if not self._created:
             # the first command creates the cell's directory: no docker exec of its own
             command = ["/bin/sh", "-c", MAKE_DIR, self._workdir, where, *argv]

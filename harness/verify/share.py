@@ -4,7 +4,9 @@ A container start (and its removal) costs about a second natively and more under
 an env with several cells (several distributions, or ``harness sweep`` over releases)
 paid it per cell. Now the env's first cell starts the container, every cell of the env
 runs in it as its own :class:`~harness.envs.CellSession` (own uid, own private directory
-and venv), and the env's last cell removes it.
+and venv), and the env's last cell removes it (in the background). The cells'
+directories are in a host directory made per container and bind-mounted into it, so the
+venv and the install are done from the host (harness.verify.hostinstall).
 
 Limits are per container: memory and pids are the per-cell defaults (``Limits()``) times
 the number of the env's cells that can run in it at once (``min(jobs, cells)``), so each
