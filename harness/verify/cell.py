@@ -694,6 +694,8 @@ def _in_shared(
         if leased.started_s is not None:
             limits = leased.container.limits
             detail = {"shared_by": leased.cells, "memory": limits.memory, "pids": limits.pids}
+            if leased.prestarted:
+                detail["prestarted"] = True
             steps.append(_container_step(leased.started_s, detail))
         cell = CellRun(task=task, cfg=cfg, session=leased.session, mounts=mounts, steps=steps)
         status, reason = _guarded(cell)
@@ -712,6 +714,18 @@ def _in_shared(
             )
         )
         return incident
+
+
+def prestart_mounts(task: Task, cfg: config_mod.Config) -> list[Mount] | None:
+    """The mounts ``task``'s cell will have, when they can be known without running
+    anything (the env's compiled pip is built already, the wheel needs no dependencies):
+    for :meth:`EnvContainers.prestart`. None: the cell starts its container itself."""
+    if cfg.test_requires or deps_mod.runtime_requirements(task.wheel):
+        return None
+    root = pipcache.cache_root(task.env, task.probe, SMOKE_DIR)
+    if not (root / pipcache.READY).is_file():
+        return None  # the first cell builds it, and its report has the "pip cache" step
+    return CellMounts.of(task, root, None).all()
 
 
 def run_one(task: Task, cfg: config_mod.Config, shared: EnvContainers | None = None) -> Run:

@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +64,7 @@ class Leased:
     container: SharedSession
     started_s: float | None  # this cell started the container: how long it took
     cells: int  # cells of the env sharing the container
+    prestarted: bool = False  # started before the cell (started_s: how long that took)
 
 
 @dataclass(kw_only=True)
@@ -74,6 +75,7 @@ class _Entry:
     shareable: bool = True
     container: SharedSession | None = None
     error: HarnessError | None = None
+    prestarted_s: float | None = None  # a prestart's duration, not yet reported by a cell
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -102,7 +104,7 @@ class EnvContainers:
             entry.remaining += cells
 
     def _container(
-        self, entry: _Entry, mounts: Sequence[Mount]
+        self, entry: _Entry, mounts: Sequence[Mount], *, prestart: bool = False
     ) -> tuple[SharedSession | None, float | None]:
         """The env's live container (started now if needed) and the start's duration;
         (None, None): this cell runs alone (nothing to share, or other mounts)."""
@@ -132,7 +134,37 @@ class EnvContainers:
                 entry.shareable = False
                 return None, None
             entry.container = started
+            if prestart:  # reported by the first cell that leases it
+                entry.prestarted_s = time.perf_counter() - t0
+                return started, None
             return started, time.perf_counter() - t0
+
+    def prestart(self, env: Environment, mounts: Callable[[], Sequence[Mount] | None]) -> None:
+        """Start ``env``'s container now, in the background, with the mounts ``mounts()``
+        names (None: do not), so the env's first cell finds it running: its start
+        overlaps the cells running meanwhile instead of delaying this one. A cell whose
+        mounts differ runs alone, as ever; a failed start is the cells' error."""
+        with self._lock:
+            entry = self._entries.get(env.spec.name)
+        if entry is None:
+            return
+
+        def start() -> None:
+            with entry.lock:
+                if entry.remaining <= 0 or entry.container is not None or entry.error:
+                    return
+            wanted = mounts()
+            if wanted is None:
+                return
+            try:
+                self._container(entry, wanted, prestart=True)
+            except HarnessError:
+                return  # recorded in entry.error: the env's cells report it
+
+        thread = threading.Thread(target=start, name="harness-prestart", daemon=True)
+        thread.start()
+        with self._lock:
+            self._cleanups.append(thread)
 
     def _finish(self, entry: _Entry, session: CellSession | None = None) -> bool:
         """One cell of ``entry`` is over; True if it was the last (then the container is
@@ -173,9 +205,18 @@ class EnvContainers:
             if container is None:
                 yield None
                 return
+            prestarted = False
+            if started_s is None:
+                with entry.lock:  # the first cell reports the prestart
+                    started_s, entry.prestarted_s = entry.prestarted_s, None
+                prestarted = started_s is not None
             session = container.new_cell()
             yield Leased(
-                session=session, container=container, started_s=started_s, cells=entry.cells
+                session=session,
+                container=container,
+                started_s=started_s,
+                cells=entry.cells,
+                prestarted=prestarted,
             )
         finally:
             last = self._finish(entry, session)
