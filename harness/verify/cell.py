@@ -232,10 +232,19 @@ class CellRun:
         return _venv_python(self.session, self.task.probe)
 
     def step(
-        self, label: str, argv: Sequence[str], *, fail_as: RunStatus = RunStatus.FAILED
+        self,
+        label: str,
+        argv: Sequence[str],
+        *,
+        fail_as: RunStatus = RunStatus.FAILED,
+        bytecode: bool = False,
     ) -> tuple[Step, str]:
-        """Run ``argv`` in the session and record it as a step; returns it and its output."""
-        r = self.session.exec(argv, timeout=self.timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
+        """Run ``argv`` in the session and record it as a step; returns it and its output.
+        ``bytecode``: Python may write .pyc files (the harness suites in a container: into
+        the cell's own venv, so the first suite compiles the wheel's modules for the next
+        one, as pip's install did)."""
+        env = {} if bytecode else {"PYTHONDONTWRITEBYTECODE": "1"}
+        r = self.session.exec(argv, timeout=self.timeout, env=env)
         status = _classify(r.ok, r.timed_out, r.oom)
         if status is RunStatus.FAILED:
             status = fail_as
@@ -569,7 +578,11 @@ def suite_argv(cell: CellRun, suite: str, token: str = "") -> list[str] | None:
 def run_suite(cell: CellRun, suite: str, argv: Sequence[str], token: str = "") -> None:
     """One smoke suite as step "smoke:SUITE", its checks in the step's detail. A harness
     suite passes only when its result line carries this run's completion token."""
-    s, out = cell.step(f"smoke:{suite}", argv)
+    # in a container, the harness suites may write bytecode (into the cell's venv: every
+    # mount is read-only); not the project's command, and not in host mode, where the
+    # sources and the smoke scripts are this machine's own directories
+    bytecode = cell.task.env.image is not None and suite in ("import", "profiler")
+    s, out = cell.step(f"smoke:{suite}", argv, bytecode=bytecode)
     result = _parse_result(out)
     if result is not None:
         cell.steps[-1] = replace(s, detail={**s.detail, "checks": result.get("checks", [])})
