@@ -1,5 +1,10 @@
-"""One cell: a fresh venv in one environment, pip install of the expected wheel, the proof
-that pip took that exact file, then the smoke suites. ``run_one`` never raises.
+"""One cell: a fresh venv in one environment, the install of the expected wheel, the proof
+that the env's pip picks that exact file, then the smoke suites. ``run_one`` never raises.
+
+The venv and install are done from the host when the cell's directory is on it (a shared
+container's bind-mounted cell directory, a host session) and the cell needs no pip:
+harness.verify.hostinstall; otherwise in the env, by the env's own pip (`pip install`,
+whose "Processing" line the pick proof reads).
 
 The stages are functions of a :class:`CellRun` (the live session plus the steps recorded
 so far); a stage that fails raises :class:`CellStop` with the cell's status and reason,
