@@ -153,13 +153,14 @@ class EnvContainers:
             with entry.lock:
                 if entry.remaining <= 0 or entry.container is not None or entry.error:
                     return
-            wanted = mounts()
-            if wanted is None:
-                return
             try:
-                self._container(entry, wanted, prestart=True)
+                wanted = mounts()
+                if wanted is not None:
+                    self._container(entry, wanted, prestart=True)
             except HarnessError:
                 return  # recorded in entry.error: the env's cells report it
+            except Exception:  # noqa: BLE001 - a hostile wheel's metadata, say: the cell
+                return  # starts its container itself and reports what is wrong
 
         thread = threading.Thread(target=start, name="harness-prestart", daemon=True)
         thread.start()
