@@ -1,25 +1,30 @@
-"""Benchmark: where one cell's time goes, step by step, alone and in a shared container.
+"""Benchmark: where one cell's time and CPU go, stage by stage.
 
-For one docker env of a matrix (default: trixie of `linux`) and yappi 1.7.6's wheel pip
-picks there (the wheelhouse holds all 62, as in `harness verify`), runs the cell's stages
-through the harness's own functions and times each one (wall seconds, harness side, so
-each includes its `docker exec` round trip):
+For one docker env of a matrix (default: trixie of `linux`; an arm64 env runs under
+qemu) and yappi 1.7.6's wheel pip picks there (the wheelhouse holds all 62, as in
+`harness verify`), runs cells through the harness's own code (``EnvContainers``, as
+`harness verify` does: the env's container started by its first cell, ``--cells`` cells
+one after the other in it, then ``run_stages``) and measures every stage:
 
-- alone: container start, venv, install, pick proof, each smoke suite, container removal
-  (a container per cell: what a cell cost before envs shared containers, and what a cell
-  retried alone costs);
-- shared: one container start for ``--cells`` cells run one after the other in it, each
-  with its own uid and directory (venv includes creating it), the cell's cleanup (its
-  leftover processes killed, its directory removed) and one container removal.
+- ``wall``: seconds, harness side (each includes its `docker exec` round trips);
+- ``env cpu``: CPU seconds inside the container, from its cgroup's counter read on the
+  host (cgroup v1 ``cpuacct/docker/ID``, v2 ``docker/ID`` or
+  ``system.slice/docker-ID.scope``); under qemu this is the emulator's CPU, i.e. the
+  emulated work;
+- ``harness cpu``: CPU seconds of the harness itself (this process: host-side work such
+  as the install done on the host) and of its children (the docker CLI calls);
+- ``daemons cpu``: CPU seconds of dockerd, containerd, the shims and runc (machine-wide:
+  other jobs' containers count too, so an upper bound).
 
-Prints the median of ``--repeat`` runs and the machine load (`uptime`) before and after.
+A stage is the time between one recorded step and the next (``venv``, ``install``,
+``pick``, ``smoke:import``, ``smoke:profiler``), plus ``container start`` and ``end``
+(the cell leaving: its cleanup or the container's removal, divided among the cells).
 
-``--wheels GLOB`` picks among other wheels of tests/data/real (greenlet 3.5.6's for the
-ppc64le/s390x/riscv64 envs of ``arches``, which yappi ships nothing for); ``--cells 0``
-times the cell alone only. The env's one-time set-up (its pip unpacked and compiled by the
-env's own interpreter, cached afterwards: ``pipcache.ensure``) is timed apart, once.
+``--baseline REF`` runs the same measurement with the harness of a git revision
+(exported to a temp dir) and this tree, alternating, and prints both.
 
-usage: python bench/cell.py [--matrix M] [--env NAME] [--wheels GLOB] [--cells N] [--repeat N]
+usage: python bench/cell.py [--matrix M] [--env NAME] [--cells N] [--repeat N]
+                            [--wheels GLOB] [--baseline REF]
 """
 
 from __future__ import annotations
@@ -33,83 +38,214 @@ ROOT = HERE.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
+import resource  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import tarfile  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
-from harness import config, matrix  # noqa: E402
-from harness.coverage import compute, parse_wheel  # noqa: E402
-from harness.envs import Environment, Limits, Probe, environment  # noqa: E402
-from harness.fsutil import sha256_file  # noqa: E402
-from harness.verify import pipcache  # noqa: E402
-from harness.verify.cell import (  # noqa: E402
-    SMOKE,
-    SMOKE_DIR,
-    CellMounts,
-    CellRun,
-    Task,
-    install_wheel,
-    make_venv,
-    prove_pick,
-    run_suite,
-    suite_argv,
-)
-from harness.verify.share import shared_limits  # noqa: E402
-
-Timings = dict[str, float]
+STAGES = ["container start", "venv", "install", "pick", "smoke:import", "smoke:profiler", "end"]
+MEASURES = ["wall", "env cpu", "harness cpu", "daemons cpu"]
+DAEMONS = ("dockerd", "containerd", "runc")
+Sample = dict[str, float]
 
 
-def timed(into: Timings, name: str, fn: Callable[[], object]) -> object:
-    t0 = time.perf_counter()
-    value = fn()
-    into[name] = into.get(name, 0.0) + time.perf_counter() - t0
-    return value
+def daemons_cpu() -> dict[str, float]:
+    """CPU seconds of each docker daemon process, by pid."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[str, float] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            if comm in DAEMONS or comm.startswith("containerd-shim"):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                found[pid] = sum(int(f) for f in fields[11:15]) / tick
+        except (OSError, ValueError):
+            continue
+    return found
 
 
-def stages(cell: CellRun, into: Timings) -> None:
-    """venv -> install -> pick -> smoke suites, each timed."""
-    pip = timed(into, "venv", lambda: make_venv(cell))
-    assert isinstance(pip, list)
-    out = timed(into, "install", lambda: install_wheel(cell, pip))
-    assert isinstance(out, str)
-    timed(into, "pick", lambda: prove_pick(cell, out))
-    for suite in ("import", "profiler"):
-        argv = suite_argv(cell, suite, "t0ken")
-        assert argv is not None
-        timed(into, f"smoke:{suite}", lambda a=argv, s=suite: run_suite(cell, s, a, "t0ken"))
+def harness_cpu() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def alone(task: Task, cfg: config.Config, mounts: CellMounts) -> Timings:
-    t: Timings = {}
-    cm = task.env.session(mounts.all())
-    session = timed(t, "container start", cm.__enter__)
-    try:
-        stages(CellRun(task=task, cfg=cfg, session=session, mounts=mounts), t)  # type: ignore[arg-type]
-    finally:
-        timed(t, "container removal", lambda: cm.__exit__(None, None, None))
-    return t
+class CgroupCPU:
+    """A container's CPU counter, read on the host (0.0 if no known cgroup layout)."""
+
+    def __init__(self, container: str) -> None:
+        cid = subprocess.run(
+            ["docker", "inspect", "--format", "{{.Id}}", container],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        self.v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
+        self.v2 = next(
+            (
+                p
+                for p in (
+                    Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"),
+                    Path(f"/sys/fs/cgroup/docker/{cid}/cpu.stat"),
+                )
+                if p.exists()
+            ),
+            None,
+        )
+        self.last = 0.0
+
+    def read(self) -> float:
+        try:
+            if self.v1.exists():
+                self.last = int(self.v1.read_text()) / 1e9
+            elif self.v2 is not None:
+                for line in self.v2.read_text().splitlines():
+                    if line.startswith("usage_usec "):
+                        self.last = int(line.split()[1]) / 1e6
+        except (OSError, ValueError):
+            pass  # the container is gone: its last reading stands
+        return self.last
 
 
-def shared(task: Task, cfg: config.Config, mounts: CellMounts, cells: int) -> Timings:
-    t: Timings = {}
-    host = timed(
-        t,
-        "container start",
-        lambda: task.env.shared(mounts.all(), limits=shared_limits(Limits(), 1)),
-    )
-    assert host is not None
-    try:
-        for _ in range(cells):
-            session = host.new_cell()  # type: ignore[attr-defined]
-            stages(CellRun(task=task, cfg=cfg, session=session, mounts=mounts), t)
-            timed(t, "cell cleanup", session.close)
-    finally:
-        timed(t, "container removal", host.close)  # type: ignore[attr-defined]
-    return {k: v / cells for k, v in t.items()}  # per cell
+class Meter:
+    def __init__(self) -> None:
+        self.cgroup: CgroupCPU | None = None
+        self.daemons: dict[str, float] = daemons_cpu()
+        self.mark = self.now()
+        self.samples: dict[str, Sample] = {}
+
+    def now(self) -> Sample:
+        # daemons: what each process present now used since the last reading (a process
+        # that ended since is left out: its last slice is lost, never negative)
+        daemons = daemons_cpu()
+        used = sum(cpu - self.daemons.get(pid, 0.0) for pid, cpu in daemons.items())
+        self.daemons = daemons
+        return {
+            "wall": time.perf_counter(),
+            "env cpu": self.cgroup.read() if self.cgroup else 0.0,
+            "harness cpu": harness_cpu(),
+            "daemons cpu": used,
+        }
+
+    def stage(self, name: str) -> None:
+        now = self.now()
+        into = self.samples.setdefault(name, dict.fromkeys(MEASURES, 0.0))
+        for k in MEASURES:
+            into[k] += now[k] - (0.0 if k == "daemons cpu" else self.mark[k])
+        self.mark = now
+
+
+class Steps(list):  # type: ignore[type-arg]
+    """A cell's step list that closes a stage at each step recorded."""
+
+    def __init__(self, meter: Meter) -> None:
+        super().__init__()
+        self.meter = meter
+
+    def append(self, step: Any) -> None:
+        super().append(step)
+        self.meter.stage(step.name)
+
+
+def measure(
+    matrix_name: str, env_name: str, cells: int, wheels_glob: str = "yappi-1.7.6-*.whl"
+) -> dict[str, Sample]:
+    """``cells`` cells of one wheel (the one pip picks there among tests/data/real's
+    ``wheels_glob``, default yappi 1.7.6) in one env container; per-cell means of every
+    stage."""
+    from harness import config, matrix
+    from harness.coverage import compute, parse_wheel
+    from harness.envs import Limits, environment
+    from harness.fsutil import sha256_file
+    from harness.verify import pipcache
+    from harness.verify.cell import SMOKE, SMOKE_DIR, CellMounts, CellRun, Task, run_stages
+    from harness.verify.share import EnvContainers
+
+    mx = matrix.load(matrix_name)
+    spec = next((s for s in mx.envs if s.name == env_name), None)
+    if spec is None:
+        sys.exit(f"no env {env_name} in matrix {matrix_name}")
+    env = environment(spec)
+    probe = env.probe()
+    cfg = config.Config(jobs=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        house = Path(tmp) / "wheelhouse"
+        house.mkdir()
+        os.chmod(tmp, 0o755)
+        os.chmod(house, 0o755)
+        for w in sorted((ROOT / "tests" / "data" / "real").glob(wheels_glob)):
+            shutil.copy(w, house / w.name)
+            os.chmod(house / w.name, 0o644)
+        wheels = [parse_wheel(p.name) for p in house.iterdir()]
+        picked = [p for p in compute(wheels, [(spec, probe)]).envs if p.picked]
+        if not picked:
+            sys.exit(f"{env_name}: pip picks none of tests/data/real/{wheels_glob}")
+        pick = picked[0]
+        assert pick.picked is not None
+        wheel = house / pick.picked
+        task = Task(env=env, probe=probe, wheel=wheel, sha256=sha256_file(wheel))
+        cache, _ = pipcache.ensure(
+            env, probe, smoke_dir=SMOKE_DIR, smoke_target=SMOKE, timeout=3600
+        )
+        mounts = CellMounts.of(task, cache, None)
+        containers = EnvContainers(1, Limits())
+        containers.expect(env, cells)
+        meter = Meter()
+        try:
+            for _ in range(cells):
+                meter.mark = meter.now()
+                with containers.cell(env, mounts.all()) as leased:
+                    assert leased is not None
+                    if meter.cgroup is None:
+                        meter.cgroup = CgroupCPU(leased.container.container)  # type: ignore[attr-defined]
+                    meter.stage("container start")
+                    steps = Steps(meter)
+                    run = CellRun(
+                        task=task, cfg=cfg, session=leased.session, mounts=mounts, steps=steps
+                    )
+                    run_stages(run)
+                    bad = [s for s in steps if s.status.value != "passed"]
+                    if bad:
+                        sys.exit(f"{bad[0].name}: {bad[0].output_tail[-500:]}")
+                    meter.mark = meter.now()
+                meter.stage("end")
+            meter.mark = meter.now()
+            containers.close_all()
+            meter.stage("end")
+        finally:
+            containers.close_all()
+    label = f"{spec.name} ({probe.platform}, Python {probe.python_version}): {pick.picked}"
+    per_cell = {k: {m: v / cells for m, v in s.items()} for k, s in meter.samples.items()}
+    return {"_label": {"text": label}, **per_cell}  # type: ignore[dict-item]
+
+
+def export(ref: str, dest: Path) -> Path:
+    archive = dest.with_suffix(".tar")
+    with archive.open("wb") as fh:
+        subprocess.run(["git", "-C", str(ROOT), "archive", ref], stdout=fh, check=True)
+    dest.mkdir()
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def child(tree: Path, args: argparse.Namespace) -> dict[str, Sample]:
+    """One measurement with the harness of ``tree``, in a process of its own."""
+    argv = [sys.executable, __file__, "--child", "--matrix", args.matrix, "--env", args.env]
+    argv += ["--cells", str(args.cells), "--wheels", args.wheels]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, cwd=tree)
+    if done.returncode != 0:
+        sys.exit(f"{tree}: {done.stderr[-2000:]}")
+    result: dict[str, Sample] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def uptime() -> str:
@@ -120,59 +256,47 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--matrix", default="linux")
     ap.add_argument("--env", default="trixie")
-    ap.add_argument("--wheels", default="yappi-1.7.6-*.whl", help="glob in tests/data/real")
-    ap.add_argument("--cells", type=int, default=3, help="cells per shared container (0: none)")
+    ap.add_argument("--cells", type=int, default=3, help="cells per env container")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--wheels",
+        default="yappi-1.7.6-*.whl",
+        metavar="GLOB",
+        help="the wheels of tests/data/real in the wheelhouse (default: yappi 1.7.6's 62)",
+    )
+    ap.add_argument("--baseline", default=None, metavar="REF", help="git revision to compare")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    mx = matrix.load(args.matrix)
-    spec = next((s for s in mx.envs if s.name == args.env), None)
-    if spec is None:
-        sys.exit(f"no env {args.env} in matrix {args.matrix}")
-    env: Environment = environment(spec)
-    env.prepare()
-    probe: Probe = env.probe()
-    cfg = config.Config(jobs=1)
+    if args.child:
+        print(json.dumps(measure(args.matrix, args.env, args.cells, args.wheels)))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
-        house = Path(tmp) / "wheelhouse"
-        house.mkdir()
-        os.chmod(tmp, 0o755)
-        os.chmod(house, 0o755)
-        for w in sorted((ROOT / "tests" / "data" / "real").glob(args.wheels)):
-            shutil.copy(w, house / w.name)
-            os.chmod(house / w.name, 0o644)
-        wheels = [parse_wheel(p.name) for p in house.iterdir()]
-        (pick,) = [p for p in compute(wheels, [(spec, probe)]).envs if p.picked]
-        assert pick.picked is not None
-        wheel = house / pick.picked
-        task = Task(env=env, probe=probe, wheel=wheel, sha256=sha256_file(wheel))
-        t0 = time.perf_counter()
-        cache, _ = pipcache.ensure(
-            env, probe, smoke_dir=SMOKE_DIR, smoke_target=SMOKE, timeout=3600
-        )
-        setup = time.perf_counter() - t0
-        mounts = CellMounts.of(task, cache, None)
-        print(f"env {spec.name} ({probe.platform}, Python {probe.python_version}): {pick.picked}")
-        print(f"env set-up (pip cache; 0 when cached): {setup:.2f} s")
+        variants = {"after": ROOT}
+        if args.baseline:
+            variants = {"before": export(args.baseline, Path(tmp) / "before"), "after": ROOT}
+        for tree in variants.values():  # warm-up: each tree's per-env compiled pip
+            child(tree, argparse.Namespace(**{**vars(args), "cells": 1}))
         print(f"load before: {uptime()}")
-        runs: dict[str, list[Timings]] = {"alone": []}
-        if args.cells > 0:
-            runs["shared"] = []
+        runs: dict[str, list[dict[str, Sample]]] = {name: [] for name in variants}
         for _ in range(args.repeat):
-            runs["alone"].append(alone(task, cfg, mounts))
-            if args.cells > 0:
-                runs["shared"].append(shared(task, cfg, mounts, args.cells))
+            for name, tree in variants.items():
+                runs[name].append(child(tree, args))
         print(f"load after:  {uptime()}")
-    names = ["container start", "venv", "install", "pick", "smoke:import", "smoke:profiler"]
-    names += ["cell cleanup", "container removal"]
-    print(f"\nwall seconds per cell, median of {args.repeat} (shared: {args.cells} cells in one)")
-    print(f"  {'step':<18}" + "".join(f" {v:>8}" for v in runs))
-    totals = {}
-    for variant, rs in runs.items():
-        totals[variant] = statistics.median(sum(r.values()) for r in rs)
-    for name in names:
-        row = [statistics.median(r.get(name, 0.0) for r in runs[v]) for v in runs]
-        print(f"  {name:<18}" + "".join(f" {x:8.2f}" for x in row))
-    print(f"  {'cell':<18}" + "".join(f" {totals[v]:8.2f}" for v in runs))
+    print(runs["after"][0]["_label"]["text"])  # type: ignore[index]
+    print(f"per cell, median of {args.repeat} runs of {args.cells} cells in one container")
+    print(f"  {'stage':<16} {'variant':<7} " + " ".join(f"{m:>12}" for m in MEASURES))
+    for stage in [*STAGES, "total"]:
+        for name, rs in runs.items():
+            if stage == "total":
+                vals = [
+                    statistics.median(sum(r[s][m] for s in STAGES if s in r) for r in rs)
+                    for m in MEASURES
+                ]
+            else:
+                vals = [
+                    statistics.median(r.get(stage, {}).get(m, 0.0) for r in rs) for m in MEASURES
+                ]
+            print(f"  {stage:<16} {name:<7} " + " ".join(f"{v:12.3f}" for v in vals))
     return 0
 
 

@@ -20,7 +20,7 @@ Variants alternate within a repetition so load from other processes hits both al
 costs (images, the per-env compiled pip) are paid by a warm-up run outside the timings.
 
 usage: python bench/verify.py [--matrix M]... [--jobs N] [--baseline REF] [--repeat N]
-                              [--wheels GLOB]...
+                              [--wheels GLOB]... [--env NAME]...
 """
 
 from __future__ import annotations
@@ -53,11 +53,19 @@ def export(ref: str, dest: Path) -> Path:
 
 
 def run_verify(
-    tree: Path, wheels: Path, matrix: str, jobs: int, reports: Path
+    tree: Path,
+    wheels: Path,
+    matrix: str,
+    jobs: int,
+    reports: Path,
+    *,
+    envs: list[str] | None = None,
 ) -> tuple[float, dict[str, object]]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     argv = [sys.executable, "-m", "harness", "verify", str(wheels), "--matrix", matrix]
     argv += ["--jobs", str(jobs), "--report-dir", str(reports)]
+    for name in envs or []:
+        argv += ["--env", name]
     t0 = time.perf_counter()
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cp = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=False)
@@ -107,6 +115,7 @@ def main() -> int:
     ap.add_argument("--baseline", default=None, metavar="REF", help="git revision to compare")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--wheels", action="append", default=None, metavar="GLOB")
+    ap.add_argument("--env", action="append", default=None, metavar="NAME", help="only these envs")
     args = ap.parse_args()
     matrices = args.matrix or ["linux", "nightly"]
     cores = os.cpu_count() or 1
@@ -122,19 +131,23 @@ def main() -> int:
             variants = {"before": export(args.baseline, tmp / "before"), "after": ROOT}
         for matrix in matrices:
             subprocess.run(
-                [sys.executable, "-m", "harness", "envs", "build", "--matrix", matrix],
+                [sys.executable, "-m", "harness", "envs", "build", "--matrix", matrix]
+                + (args.env or []),
                 cwd=ROOT,
                 check=True,
             )
-            # warm-up of this tree only: the baseline has no per-env cache to warm
-            warm = run_verify(ROOT, wheels, matrix, args.jobs, tmp / "r")
+            # warm-up: each tree's per-env compiled pip (and venv template)
+            for tree in variants.values():
+                warm = run_verify(tree, wheels, matrix, args.jobs, tmp / "r", envs=args.env)
             one_off = {env: s.get("pip cache", 0.0) for env, s in summarize(*warm)["steps"].items()}
             load_before = uptime()
             results: dict[str, list[dict[str, object]]] = {name: [] for name in variants}
             for _ in range(args.repeat):
                 for name, tree in variants.items():
                     results[name].append(
-                        summarize(*run_verify(tree, wheels, matrix, args.jobs, tmp / "r"))
+                        summarize(
+                            *run_verify(tree, wheels, matrix, args.jobs, tmp / "r", envs=args.env)
+                        )
                     )
             print(
                 f"\n== matrix {matrix}: {args.jobs} jobs, {cores} cores, {args.repeat} run(s) each"

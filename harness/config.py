@@ -53,10 +53,14 @@ _KEYS = {
     "timeout",
     "jobs",
     "macos-minor-version",
+    "install",
     "ci",  # [tool.harness.ci]: read by harness.ci.settings (runner labels, queues, shards)
     "promote",  # [tool.harness.promote]: read by harness.promote.cli (per-target policy)
 }
 SEVERITIES = ("warning", "error")
+# install = "host": a cell's venv + install on the harness's machine when its directory is
+# there (harness/verify/hostinstall.py); "pip": always in the env with the env's own pip
+INSTALLS = ("host", "pip")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +74,7 @@ class Config:
     timeout_s: int = 600
     jobs: int = field(default_factory=lambda: os.cpu_count() or 2)
     macos_minor_version: str = "warning"
+    install: str = "host"  # see INSTALLS
     source: str | None = None  # the pyproject.toml it came from
     # wheel families ("linux", "all") whose untested wheels fail the verdict
     require_coverage: str | None = None
@@ -104,6 +109,7 @@ class Config:
             "timeout_s": self.timeout_s,
             "jobs": self.jobs,
             "macos_minor_version": self.macos_minor_version,
+            "install": self.install,
             "source": self.source,
             "require_coverage": self.require_coverage,
         }
@@ -177,6 +183,14 @@ def load(pyproject: Path | None) -> Config:
     if "macos-minor-version" in table:
         value = _choice(pyproject, "macos-minor-version", table["macos-minor-version"], SEVERITIES)
         cfg = replace(cfg, macos_minor_version=value)
+    if "install" in table:
+        value = table["install"]
+        if value not in INSTALLS:
+            raise InputError(
+                f"{pyproject}: [tool.harness] install must be one of "
+                f"{', '.join(INSTALLS)}, not {value!r}"
+            )
+        cfg = replace(cfg, install=value)
     return cfg
 
 

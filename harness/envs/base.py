@@ -183,6 +183,16 @@ class Session(Protocol):
         """Where ``mount`` is seen from inside the environment."""
         ...
 
+    @property
+    def host_workdir(self) -> Path | None:
+        """``workdir`` as this machine sees it (a host session's own directory, a shared
+        container's bind-mounted cell directory), or None: inside the env only."""
+        ...
+
+    def adopt(self) -> None:
+        """After the harness wrote into ``host_workdir``: make it the session user's own."""
+        ...
+
     def exec(
         self,
         argv: Sequence[str],
@@ -261,9 +271,12 @@ class Environment(Protocol):
         self, mounts: Sequence[Mount] = (), *, limits: Limits | None = None
     ) -> AbstractContextManager[Session]: ...
 
-    def shared(self, mounts: Sequence[Mount] = (), *, limits: Limits) -> SharedSession | None:
+    def shared(
+        self, mounts: Sequence[Mount] = (), *, limits: Limits, cells_dir: Path | None = None
+    ) -> SharedSession | None:
         """Start one container for many cells (None: this kind has nothing to share, each
-        cell uses :meth:`session`)."""
+        cell uses :meth:`session`). ``cells_dir``: a host directory the cells' directories
+        are made in (bind-mounted; see :attr:`Session.host_workdir`)."""
         ...
 
 

@@ -7,7 +7,10 @@ Two shapes, both on :func:`start_container`:
 - :class:`SharedContainer`: one container per env, reused by the env's cells (``harness
   verify``). Each cell is a :class:`CellSession` in it: its own uid (never the image's
   user, never root), its own private directory (mode 0700, its HOME and TMPDIR, holding
-  its venv), so no cell can write where another cell's pip or python reads. A step that
+  its venv), so no cell can write where another cell's pip or python reads. With a
+  ``cells_dir`` the cells' directories are made in a host directory bind-mounted at
+  :data:`CELLS` (one per container, mode 0711), so the harness fills a cell's venv from
+  the host and hands it to the cell's uid (:meth:`CellSession.adopt`). A step that
   times out is killed alone: every process of the cell's uid (``kill(-1)`` as that uid,
   which also catches what left the step's process group), and the container goes on with
   the env's other cells. A cell's leftover processes are killed and its directory removed
@@ -46,6 +49,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness import proc
 from harness.envs.base import ExecResult, Limits, Mount
@@ -91,6 +95,8 @@ KILL_CELL = (
     'i=0; while [ "$i" -lt 100 ] && kill -9 -1 2>/dev/null; do i=$((i+1)); sleep 0.02; done; '
     '[ "$#" -eq 0 ] || rm -rf "$@"'
 )
+
+CELLS = "/harness-cells"  # where a shared container sees its host cells directory
 
 # a cell's first command, run as `sh -c MAKE_DIR DIR CWD ARGV...`: makes DIR (mode 0700),
 # then runs ARGV in CWD
@@ -346,6 +352,14 @@ class DockerSession:
     def workdir(self) -> str:
         return self._workdir
 
+    @property
+    def host_workdir(self) -> Path | None:
+        """None: this session's directory exists in its container only."""
+        return None
+
+    def adopt(self) -> None:
+        """Nothing to hand over (see :meth:`CellSession.adopt`)."""
+
     def path(self, mount: Mount) -> str:
         return mount.target
 
@@ -428,12 +442,19 @@ class SharedContainer:
     """One env's container, shared by its cells; see the module docstring."""
 
     def __init__(
-        self, *, container: str, python: str, mounts: Sequence[Mount], limits: Limits
+        self,
+        *,
+        container: str,
+        python: str,
+        mounts: Sequence[Mount],
+        limits: Limits,
+        cells_dir: Path | None = None,
     ) -> None:
         self._container = container
         self._python = python
         self._mounts = tuple(mounts)
         self._limits = limits
+        self._cells_dir = cells_dir
         self._lock = threading.Lock()
         self._next_cell = 0
         self._counters = Counters()
@@ -451,12 +472,24 @@ class SharedContainer:
         mounts: Sequence[Mount],
         limits: Limits,
         platform: str | None,
+        cells_dir: Path | None = None,
     ) -> SharedContainer:
+        """``cells_dir``: a host directory (mode 0711) mounted read-write at
+        :data:`CELLS`; each cell's directory is then made there, so the harness can fill
+        it from the host (the venv and the install, harness/verify/hostinstall.py)."""
+        every = list(mounts)
+        if cells_dir is not None:
+            every.append(Mount(source=cells_dir, target=CELLS, read_only=False))
         name = start_container(
             image=image, env_name=env_name, python=python, user=user, home=home,
-            mounts=mounts, limits=limits, platform=platform,
+            mounts=every, limits=limits, platform=platform,
         )  # fmt: skip
-        return cls(container=name, python=python, mounts=mounts, limits=limits)
+        return cls(container=name, python=python, mounts=mounts, limits=limits, cells_dir=cells_dir)
+
+    @property
+    def cells_dir(self) -> Path | None:
+        """The host directory the cells' directories are made in (None: in the container)."""
+        return self._cells_dir
 
     @property
     def container(self) -> str:
@@ -524,7 +557,10 @@ class CellSession:
     def __init__(self, host: SharedContainer, uid: int) -> None:
         self._host = host
         self._uid = uid
-        self._workdir = f"/tmp/harness-cell-{uid}-{secrets.token_hex(6)}"
+        name = f"harness-cell-{uid}-{secrets.token_hex(6)}"
+        self._workdir = f"/tmp/{name}" if host.cells_dir is None else f"{CELLS}/{name}"
+        self._host_workdir = None if host.cells_dir is None else host.cells_dir / name
+        self._adopted = False
         self._dead: str | None = None
         self._created = False
         self._start = host.counters(refresh=False) or Counters()
@@ -549,6 +585,39 @@ class CellSession:
 
     def path(self, mount: Mount) -> str:
         return mount.target
+
+    @property
+    def host_workdir(self) -> Path | None:
+        """The cell's directory as this machine sees it (a bind mount), or None."""
+        return self._host_workdir
+
+    def adopt(self) -> None:
+        """The cell's directory (made now if missing), filled from the host, becomes the
+        cell's own: its uid, mode 0700 (a root harness chowns it here; else root in the
+        container does). Done by the cell's first command at the latest."""
+        path = self._host_workdir
+        if path is None:
+            return
+        path.mkdir(mode=0o700, exist_ok=True)
+        self._adopted = True
+        if os.geteuid() == 0:
+            for base, dirs, files in os.walk(path):
+                for entry in (*dirs, *files):
+                    os.chown(os.path.join(base, entry), self._uid, self._uid, follow_symlinks=False)
+            os.chown(path, self._uid, self._uid)
+            path.chmod(0o700)
+            return
+        done = proc.run(
+            [
+                "docker", "exec", "--user", "0", self._host.container,
+                "sh", "-c", 'chown -R -h "$1:$1" "$2" && chmod 0700 "$2"', "sh",
+                str(self._uid), self._workdir,
+            ],
+            check=False,
+            timeout=120,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise InfraError(f"cannot hand {self._workdir} to cell {self._uid}: {error_line(done)}")
 
     def _docker_exec(
         self, argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None, cwd: str
@@ -616,6 +685,8 @@ class CellSession:
             raise InfraError(f"container {self._host.container} is gone: {self._host.dead}")
         before = self._host.counters(refresh=False) or Counters()
         command, where = list(argv), cwd or self._workdir
+        if not self._adopted and self._host_workdir is not None:
+            self.adopt()  # its directory is made on the host: the cell's uid cannot there
         if not self._created:
             # the first command creates the cell's directory: no docker exec of its own
             command = ["/bin/sh", "-c", MAKE_DIR, self._workdir, where, *argv]

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from harness.envs import images
 from harness.envs.base import EnvKind, EnvSpec, Limits, Mount, Probe, ProgressLog, check_python
@@ -154,7 +155,9 @@ class DockerEnvironment:
             platform=self.platform,
         )
 
-    def shared(self, mounts: Sequence[Mount] = (), *, limits: Limits) -> SharedContainer:
+    def shared(
+        self, mounts: Sequence[Mount] = (), *, limits: Limits, cells_dir: Path | None = None
+    ) -> SharedContainer:
         self._check_image()
         user, home = self._session_user()
         return SharedContainer.start(
@@ -166,4 +169,5 @@ class DockerEnvironment:
             mounts=mounts,
             limits=limits,
             platform=self.platform,
+            cells_dir=cells_dir,
         )

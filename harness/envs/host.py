@@ -174,6 +174,14 @@ class HostSession:
     def workdir(self) -> str:
         return str(self._workdir)
 
+    @property
+    def host_workdir(self) -> Path:
+        """The session's directory: on this machine already."""
+        return self._workdir
+
+    def adopt(self) -> None:
+        """Nothing to hand over: the harness and the cell are the same user here."""
+
     def path(self, mount: Mount) -> str:
         return str(mount.source.resolve())
 
@@ -287,7 +295,9 @@ class HostEnvironment:
         tmp_file.replace(cache)
         return probe
 
-    def shared(self, mounts: Sequence[Mount] = (), *, limits: Limits) -> None:
+    def shared(
+        self, mounts: Sequence[Mount] = (), *, limits: Limits, cells_dir: Path | None = None
+    ) -> None:
         """Nothing to share: a host session is a scratch directory, cheap per cell."""
 
     @contextmanager

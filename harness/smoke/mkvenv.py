@@ -13,7 +13,16 @@ own bundled pip wheel (the very pip `venv` would have installed) into DIR and co
 with the env's own interpreter; the cells mount DIR read-only and run
 `VENV/bin/python DIR/NAME/pip ...`, a layout pip supports.
 
-Prints one of (last line wins):
+The same build also makes the env's **venv template**: DIR/NAME-venv/venv, a venv made
+by this very code with the env's own ``venv`` module (Debian's patches, lib64, the
+activate scripts: whatever that Python does), and DIR/NAME-venv/layout.json, its
+install scheme (``sysconfig.get_paths()`` asked of the template's own python, relative to
+the venv) and the path the template was made at. The harness copies the template on the
+host into a cell's directory (the path rewritten in its text files: a venv is relocatable
+that way) and installs the wheel there with pypa/installer, so no process of the env runs
+for the venv or the install (harness/verify/hostinstall.py).
+
+Prints (--build-pip-cache also "VENV-TEMPLATE <dir>" when the template was made) one of:
     PIP-DIR <dir>     the compiled copy of the env's pip wheel: run <dir>/pip
     PIP-WHEEL <path>  no compiled copy: run <path>/pip (slow, correct)
     PIP-WHEEL         no bundled wheel: pip was installed into the venv (`-m pip`)
@@ -21,8 +30,10 @@ Prints one of (last line wins):
 
 import compileall
 import glob
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import venv
@@ -111,7 +122,53 @@ def build_pip_cache(root):
             if not os.path.isdir(target):
                 raise
     print("PIP-DIR " + target, flush=True)
+    template = build_venv_template(target + "-venv", wheel)
+    if template:
+        print("VENV-TEMPLATE " + template, flush=True)
     return 0
+
+
+def build_venv_template(root, wheel):
+    """DIR/NAME-venv: the env's venv as ``main`` makes it, and its layout (best effort:
+    without it the cells make their venv in the env as before)."""
+    if os.path.isdir(root):
+        return root
+    tmp = tempfile.mkdtemp(prefix=".venv-", dir=os.path.dirname(root))
+    try:
+        made = os.path.join(tmp, "venv")
+        venv.EnvBuilder(with_pip=not wheel, symlinks=os.name != "nt").create(made)
+        probe = (
+            "import json, sys, sysconfig; "
+            "print(json.dumps({'paths': sysconfig.get_paths(), 'prefix': sys.prefix}))"
+        )
+        done = subprocess.run(
+            [os.path.join(made, "bin", "python"), "-I", "-c", probe],
+            stdout=subprocess.PIPE,
+            check=True,
+        )
+        doc = json.loads(done.stdout.decode("utf-8").strip().splitlines()[-1])
+        prefix = doc["prefix"]
+        paths = {}
+        for key, value in doc["paths"].items():
+            rel = os.path.relpath(value, prefix)
+            if not rel.startswith(".."):  # stdlib / platstdlib: the base's, not the venv's
+                paths[key] = rel
+        layout = {"template": made.replace(tmp, root, 1), "made_at": made, "paths": paths}
+        with open(os.path.join(tmp, "layout.json"), "w") as fh:
+            json.dump(layout, fh)
+        for base, dirs, files in os.walk(tmp):  # readable by any uid of a later session
+            for name in dirs + files:
+                path = os.path.join(base, name)
+                if not os.path.islink(path):
+                    mode = os.stat(path).st_mode
+                    os.chmod(path, mode | (0o755 if name in dirs or mode & 0o100 else 0o644))
+        os.chmod(tmp, 0o755)
+        os.rename(tmp, root)
+    except (OSError, ValueError, KeyError, subprocess.CalledProcessError) as exc:
+        print("no venv template: %s" % exc, file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return root if os.path.isdir(root) else ""
+    return root
 
 
 def main(argv):

@@ -1,5 +1,10 @@
-"""One cell: a fresh venv in one environment, pip install of the expected wheel, the proof
-that pip took that exact file, then the smoke suites. ``run_one`` never raises.
+"""One cell: a fresh venv in one environment, the install of the expected wheel, the proof
+that the env's pip picks that exact file, then the smoke suites. ``run_one`` never raises.
+
+The venv and install are done from the host when the cell's directory is on it (a shared
+container's bind-mounted cell directory, a host session) and the cell needs no pip:
+harness.verify.hostinstall; otherwise in the env, by the env's own pip (`pip install`,
+whose "Processing" line the pick proof reads).
 
 The stages are functions of a :class:`CellRun` (the live session plus the steps recorded
 so far); a stage that fails raises :class:`CellStop` with the cell's status and reason,
@@ -23,13 +28,14 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from harness import config as config_mod
+from harness import coverage
 from harness.envs import Environment, Limits, Mount, Probe, Session, cpumodel
 from harness.errors import HarnessError
 from harness.fsutil import sha256_file
 from harness.redact import Redactor
 from harness.report.model import Run, RunStatus, Step
 from harness.verify import deps as deps_mod
-from harness.verify import pipcache
+from harness.verify import hostinstall, pipcache
 from harness.verify.share import EnvContainers
 
 SMOKE_DIR = Path(__file__).resolve().parent.parent / "smoke"
@@ -231,10 +237,19 @@ class CellRun:
         return _venv_python(self.session, self.task.probe)
 
     def step(
-        self, label: str, argv: Sequence[str], *, fail_as: RunStatus = RunStatus.FAILED
+        self,
+        label: str,
+        argv: Sequence[str],
+        *,
+        fail_as: RunStatus = RunStatus.FAILED,
+        bytecode: bool = False,
     ) -> tuple[Step, str]:
-        """Run ``argv`` in the session and record it as a step; returns it and its output."""
-        r = self.session.exec(argv, timeout=self.timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
+        """Run ``argv`` in the session and record it as a step; returns it and its output.
+        ``bytecode``: Python may write .pyc files (the harness suites in a container: into
+        the cell's own venv, so the first suite compiles the wheel's modules for the next
+        one, as pip's install did)."""
+        env = {} if bytecode else {"PYTHONDONTWRITEBYTECODE": "1"}
+        r = self.session.exec(argv, timeout=self.timeout, env=env)
         status = _classify(r.ok, r.timed_out, r.oom)
         if status is RunStatus.FAILED:
             status = fail_as
@@ -362,6 +377,170 @@ def prove_pick(cell: CellRun, install_output: str) -> None:
         raise CellStop(RunStatus.FAILED, problem)
 
 
+# ---------------------------------------------------------------- on the host
+
+
+def host_template(cell: CellRun) -> pipcache.VenvTemplate | None:
+    """The env's venv template when this cell's venv and install can be done on the host
+    (harness.verify.hostinstall): its directory is on this machine, the env's template
+    exists, the cell needs no pip (no dependencies, no test-requires) and the project did
+    not ask for pip (``install = "pip"``). None: in the env, with the env's pip."""
+    if (
+        cell.cfg.install != "host"
+        or cell.session.host_workdir is None
+        or cell.mounts.pip is None
+        or cell.mounts.deps is not None
+        or cell.cfg.test_requires
+        or cell.task.probe.os == "windows"
+    ):
+        return None
+    return pipcache.template(cell.mounts.pip.source)
+
+
+def _host_step(cell: CellRun, name: str, t0: float, command: str, **detail: object) -> Step:
+    s = Step(
+        name=name,
+        status=RunStatus.PASSED,
+        duration_s=time.perf_counter() - t0,
+        command=command,
+        detail={"where": "host", **detail},
+    )
+    cell.steps.append(s)
+    return s
+
+
+def host_venv(cell: CellRun, template: pipcache.VenvTemplate) -> None:
+    """Step "venv" on the host: a copy of the env's venv template in the cell's directory."""
+    t0 = time.perf_counter()
+    host = cell.session.host_workdir
+    assert host is not None
+    host.mkdir(mode=0o700, exist_ok=True)
+    venv_in_env = f"{cell.session.workdir}/venv"
+    try:
+        rewritten = hostinstall.copy_venv(template, host / "venv", venv_in_env)
+    except OSError as exc:
+        raise CellStop(RunStatus.ERROR, f"copying the env's venv template failed: {exc}") from exc
+    _host_step(
+        cell, "venv", t0, f"harness: copy of the env's venv template -> {venv_in_env}",
+        template=str(template.venv), rewritten=rewritten,
+    )  # fmt: skip
+
+
+def host_install(cell: CellRun, template: pipcache.VenvTemplate) -> hostinstall.Installed:
+    """Step "install" on the host: pypa/installer unpacks the cell's wheel into its venv,
+    reading exactly the bytes whose sha256 the cell expects."""
+    t0 = time.perf_counter()
+    host = cell.session.host_workdir
+    assert host is not None
+    venv_in_env = f"{cell.session.workdir}/venv"
+    task = cell.task
+    command = f"harness: pypa/installer {task.wheel.name} -> {venv_in_env}"
+    try:
+        done = hostinstall.install_wheel(
+            task.wheel,
+            sha256=task.sha256,
+            template=template,
+            venv=host / "venv",
+            venv_in_env=venv_in_env,
+            python_short=task.probe.python_short,
+        )
+        cell.session.adopt()
+    except hostinstall.InstallError as exc:
+        cell.steps.append(
+            Step(
+                name="install",
+                status=RunStatus.FAILED,
+                duration_s=time.perf_counter() - t0,
+                command=command,
+                output_tail=redact(str(exc)),
+                detail={"where": "host"},
+            )
+        )
+        raise CellStop(RunStatus.FAILED, redact(f"install failed: {exc}"[:400])) from exc
+    except OSError as exc:
+        raise CellStop(RunStatus.ERROR, f"installing on the host failed: {exc}") from exc
+    _host_step(cell, "install", t0, command, sha256=done.sha256, files=done.files)
+    return done
+
+
+def _candidates(
+    wheelhouse: Path, name: str, version: Version, tags: Sequence[str]
+) -> list[coverage.WheelFile]:
+    """The wheelhouse's wheels of ``name==version`` the env's tags support (what `pip
+    install name==version --no-index --find-links` chooses among), each with its
+    Requires-Python (read only for these: a release has dozens of wheels)."""
+    found = []
+    for path in sorted(wheelhouse.glob("*.whl")):
+        try:
+            wheel = coverage.parse_wheel(path.name)
+        except HarnessError:
+            continue  # pip ignores a file whose name is no wheel's
+        if wheel.project == name and wheel.version == version:
+            found.append(wheel)
+    supported = {w.filename for w in found if coverage.pick([w], tags) is not None}
+    return [
+        coverage.parse_wheel(w.filename, coverage.read_requires_python(wheelhouse / w.filename))
+        for w in found
+        if w.filename in supported
+    ]
+
+
+def prove_pick_host(cell: CellRun, installed: hostinstall.Installed) -> None:
+    """The "pick" step without running pip: the file pip would take from the cell's
+    wheelhouse, by the env's own pip's tag list (probed in the env with pip's
+    ``get_supported()``) and pip's candidate order (harness.coverage.pick), is the
+    expected one; the install read exactly its bytes (sha256) and its metadata is the
+    requested release. tests/integration/test_pick_replica.py holds it to the env's
+    real pip."""
+    t0 = time.perf_counter()
+    task = cell.task
+    name, version, _, _ = parse_wheel_filename(task.wheel.name)
+    group = _candidates(task.wheel.parent, name, version, task.probe.tags)
+    numeric = re.match(r"\d+(\.\d+)*", task.probe.python_version)
+    ranked = coverage.pick(group, task.probe.tags, numeric.group(0) if numeric else None)
+    picked = ranked.filename if ranked is not None else None
+    meta = _wheel_metadata(task.wheel)
+    ok = (
+        picked == task.wheel.name
+        and installed.sha256 == task.sha256
+        and canonicalize_name(meta.get("name", "")) == name
+        and _same_version(meta.get("version", ""), version)
+    )
+    if picked != task.wheel.name:
+        problem = f"pip would install {picked}, expected {task.wheel.name}"
+    else:
+        problem = f"{picked}: sha256 or metadata differ from the inspected file"
+    cell.steps.append(
+        Step(
+            name="pick",
+            status=RunStatus.PASSED if ok else RunStatus.FAILED,
+            duration_s=time.perf_counter() - t0,
+            detail={
+                "expected": task.wheel.name,
+                "picked": picked,
+                "path": f"{cell.wheelhouse}/{picked}" if picked else None,
+                "sha256": installed.sha256,
+                "metadata": meta,
+                "chosen_by": {
+                    "pip": task.probe.pip_version,
+                    "tags": "the env's pip: get_supported(), probed in the env",
+                    "order": "pip's CandidateEvaluator (version, tag rank, build tag)",
+                    "candidates": [w.filename for w in group],  # the supported ones
+                },
+                "interpreter": {
+                    "venv": cell.python,
+                    "base": task.probe.executable,
+                    "version": task.probe.python_version,
+                    "implementation": task.probe.implementation,
+                },
+            },
+            output_tail="" if ok else problem,
+        )
+    )
+    if not ok:
+        raise CellStop(RunStatus.FAILED, problem)
+
+
 def install_test_requires(cell: CellRun, pip: Sequence[str]) -> None:
     if not cell.cfg.test_requires:
         return
@@ -404,7 +583,11 @@ def suite_argv(cell: CellRun, suite: str, token: str = "") -> list[str] | None:
 def run_suite(cell: CellRun, suite: str, argv: Sequence[str], token: str = "") -> None:
     """One smoke suite as step "smoke:SUITE", its checks in the step's detail. A harness
     suite passes only when its result line carries this run's completion token."""
-    s, out = cell.step(f"smoke:{suite}", argv)
+    # in a container, the harness suites may write bytecode (into the cell's venv: every
+    # mount is read-only); not the project's command, and not in host mode, where the
+    # sources and the smoke scripts are this machine's own directories
+    bytecode = cell.task.env.image is not None and suite in ("import", "profiler")
+    s, out = cell.step(f"smoke:{suite}", argv, bytecode=bytecode)
     result = _parse_result(out)
     if result is not None:
         cell.steps[-1] = replace(s, detail={**s.detail, "checks": result.get("checks", [])})
@@ -434,10 +617,16 @@ def run_suite(cell: CellRun, suite: str, argv: Sequence[str], token: str = "") -
 
 def run_stages(cell: CellRun) -> None:
     """venv -> install -> pick -> test-requires -> [cpu] -> smoke suites; CellStop on the
-    first failure."""
-    pip = make_venv(cell)
-    prove_pick(cell, install_wheel(cell, pip))
-    install_test_requires(cell, pip)
+    first failure. The venv, install and pick are done on the host when they can be
+    (:func:`host_template`), else in the env with its own pip."""
+    template = host_template(cell)
+    if template is not None:
+        host_venv(cell, template)
+        prove_pick_host(cell, host_install(cell, template))
+    else:
+        pip = make_venv(cell)
+        prove_pick(cell, install_wheel(cell, pip))
+        install_test_requires(cell, pip)
     emulate_cpu(cell)
     name = parse_wheel_filename(cell.task.wheel.name)[0]
     for suite in cell.cfg.suites_for(name):
@@ -523,6 +712,8 @@ def _in_shared(
         if leased.started_s is not None:
             limits = leased.container.limits
             detail = {"shared_by": leased.cells, "memory": limits.memory, "pids": limits.pids}
+            if leased.prestarted:
+                detail["prestarted"] = True
             steps.append(_container_step(leased.started_s, detail))
         cell = CellRun(task=task, cfg=cfg, session=leased.session, mounts=mounts, steps=steps)
         status, reason = _guarded(cell)
@@ -541,6 +732,18 @@ def _in_shared(
             )
         )
         return incident
+
+
+def prestart_mounts(task: Task, cfg: config_mod.Config) -> list[Mount] | None:
+    """The mounts ``task``'s cell will have, when they can be known without running
+    anything (the env's compiled pip is built already, the wheel needs no dependencies):
+    for :meth:`EnvContainers.prestart`. None: the cell starts its container itself."""
+    if cfg.test_requires or deps_mod.runtime_requirements(task.wheel):
+        return None
+    root = pipcache.cache_root(task.env, task.probe, SMOKE_DIR)
+    if not (root / pipcache.READY).is_file():
+        return None  # the first cell builds it, and its report has the "pip cache" step
+    return CellMounts.of(task, root, None).all()
 
 
 def run_one(task: Task, cfg: config_mod.Config, shared: EnvContainers | None = None) -> Run:

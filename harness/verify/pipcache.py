@@ -9,9 +9,11 @@ under the harness cache by env, image, interpreter and pip version."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 from harness.envs import Environment, Mount, Probe
 from harness.envs.paths import cache_dir
@@ -81,3 +83,38 @@ def ensure(
             return None, step
         atomic_write_bytes(root / READY, text.encode())
         return root, step
+
+
+@dataclass(frozen=True, kw_only=True)
+class VenvTemplate:
+    """The env's venv as its own ``venv`` module made it (harness/smoke/mkvenv.py), on
+    the host: ``venv`` (the tree), ``made_at`` (its path when made, in the env: rewritten
+    to the cell's venv path in the copy) and ``paths`` (the install scheme, relative to
+    the venv: purelib, platlib, scripts, data, include, ...)."""
+
+    venv: Path
+    made_at: str
+    paths: dict[str, str]
+
+
+def template(root: Path) -> VenvTemplate | None:
+    """The venv template of the env whose compiled-pip directory is ``root`` (None: the
+    build made none; its cells make their venv in the env)."""
+    try:
+        text = (root / READY).read_text("utf-8", errors="replace")
+    except OSError:
+        return None
+    lines = [ln for ln in text.splitlines() if ln.startswith("VENV-TEMPLATE ")]
+    if not lines:
+        return None
+    where = root / PurePosixPath(lines[-1][len("VENV-TEMPLATE ") :].strip()).name
+    try:
+        doc = json.loads((where / "layout.json").read_text("utf-8"))
+        paths = {str(k): str(v) for k, v in dict(doc["paths"]).items()}
+        made_at = str(doc["made_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    wanted = {"purelib", "platlib", "scripts", "data"}
+    if not wanted <= paths.keys() or not (where / "venv").is_dir():
+        return None
+    return VenvTemplate(venv=where / "venv", made_at=made_at, paths=paths)

@@ -5,6 +5,7 @@ cancels pending cells and removes this run's containers."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,7 +16,7 @@ from harness import config as config_mod
 from harness import console, proc
 from harness.envs import Limits
 from harness.report.model import Run, RunStatus
-from harness.verify.cell import Task, run_one
+from harness.verify.cell import Task, prestart_mounts, run_one
 from harness.verify.share import EnvContainers
 
 if TYPE_CHECKING:
@@ -71,6 +72,11 @@ class CellPool:
             by_env.setdefault(t.env.spec.name, []).append(t)
         for group in by_env.values():
             self._containers.expect(group[0].env, len(group))
+        for group in by_env.values():
+            first = group[0]
+            self._containers.prestart(
+                first.env, functools.partial(prestart_mounts, first, self._cfg)
+            )
         new: list[Future[Run]] = []
         with self._lock:
             for t in tasks:

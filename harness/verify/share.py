@@ -4,7 +4,9 @@ A container start (and its removal) costs about a second natively and more under
 an env with several cells (several distributions, or ``harness sweep`` over releases)
 paid it per cell. Now the env's first cell starts the container, every cell of the env
 runs in it as its own :class:`~harness.envs.CellSession` (own uid, own private directory
-and venv), and the env's last cell removes it.
+and venv), and the env's last cell removes it (in the background). The cells'
+directories are in a host directory made per container and bind-mounted into it, so the
+venv and the install are done from the host (harness.verify.hostinstall).
 
 Limits are per container: memory and pids are the per-cell defaults (``Limits()``) times
 the number of the env's cells that can run in it at once (``min(jobs, cells)``), so each
@@ -19,11 +21,15 @@ out is not retried: the timeout killed that cell's processes only.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness.envs import CellSession, Environment, Limits, Mount, SharedSession
 from harness.errors import HarnessError
@@ -58,6 +64,7 @@ class Leased:
     container: SharedSession
     started_s: float | None  # this cell started the container: how long it took
     cells: int  # cells of the env sharing the container
+    prestarted: bool = False  # started before the cell (started_s: how long that took)
 
 
 @dataclass(kw_only=True)
@@ -68,6 +75,7 @@ class _Entry:
     shareable: bool = True
     container: SharedSession | None = None
     error: HarnessError | None = None
+    prestarted_s: float | None = None  # a prestart's duration, not yet reported by a cell
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -79,6 +87,7 @@ class EnvContainers:
         self._base = base or Limits()
         self._entries: dict[str, _Entry] = {}
         self._cleanups: list[threading.Thread] = []
+        self._cells_dirs: list[Path] = []  # host directories of the containers' cells
         self._lock = threading.Lock()
 
     @property
@@ -95,7 +104,7 @@ class EnvContainers:
             entry.remaining += cells
 
     def _container(
-        self, entry: _Entry, mounts: Sequence[Mount]
+        self, entry: _Entry, mounts: Sequence[Mount], *, prestart: bool = False
     ) -> tuple[SharedSession | None, float | None]:
         """The env's live container (started now if needed) and the start's duration;
         (None, None): this cell runs alone (nothing to share, or other mounts)."""
@@ -112,8 +121,12 @@ class EnvContainers:
                 return None, None
             limits = shared_limits(self._base, min(self._jobs, entry.cells))
             t0 = time.perf_counter()
+            cells_dir = Path(tempfile.mkdtemp(prefix=f"wheel-harness-cells-{entry.env.spec.name}-"))
+            cells_dir.chmod(0o711)  # each cell's directory in it is its uid's, mode 0700
+            with self._lock:
+                self._cells_dirs.append(cells_dir)
             try:
-                started = entry.env.shared(mounts, limits=limits)
+                started = entry.env.shared(mounts, limits=limits, cells_dir=cells_dir)
             except HarnessError as exc:
                 entry.error = exc
                 raise
@@ -121,17 +134,61 @@ class EnvContainers:
                 entry.shareable = False
                 return None, None
             entry.container = started
+            if prestart:  # reported by the first cell that leases it
+                entry.prestarted_s = time.perf_counter() - t0
+                return started, None
             return started, time.perf_counter() - t0
 
-    def _finish(self, entry: _Entry) -> bool:
-        """One cell of ``entry`` is over; True if it was the last (container removed)."""
+    def prestart(self, env: Environment, mounts: Callable[[], Sequence[Mount] | None]) -> None:
+        """Start ``env``'s container now, in the background, with the mounts ``mounts()``
+        names (None: do not), so the env's first cell finds it running: its start
+        overlaps the cells running meanwhile instead of delaying this one. A cell whose
+        mounts differ runs alone, as ever; a failed start is the cells' error."""
+        with self._lock:
+            entry = self._entries.get(env.spec.name)
+        if entry is None:
+            return
+
+        def start() -> None:
+            with entry.lock:
+                if entry.remaining <= 0 or entry.container is not None or entry.error:
+                    return
+            try:
+                wanted = mounts()
+                if wanted is not None:
+                    self._container(entry, wanted, prestart=True)
+            except HarnessError:
+                return  # recorded in entry.error: the env's cells report it
+            except Exception:  # noqa: BLE001 - a hostile wheel's metadata, say: the cell
+                return  # starts its container itself and reports what is wrong
+
+        thread = threading.Thread(target=start, name="harness-prestart", daemon=True)
+        thread.start()
+        with self._lock:
+            self._cleanups.append(thread)
+
+    def _finish(self, entry: _Entry, session: CellSession | None = None) -> bool:
+        """One cell of ``entry`` is over; True if it was the last (then the container is
+        removed, off the cell's critical path: its worker starts the next cell meanwhile;
+        :meth:`close_all` waits for the removal)."""
         with entry.lock:
             entry.remaining -= 1
             if entry.remaining > 0:
                 return False
             container, entry.container = entry.container, None
         if container is not None:
-            container.close()
+
+            def remove() -> None:
+                if session is not None and os.geteuid() != 0:
+                    # its directory is on this machine, owned by the cell's uid: only the
+                    # container (or root here) can remove it
+                    session.close()
+                container.close()
+
+            removal = threading.Thread(target=remove, name="harness-container-removal")
+            removal.start()
+            with self._lock:
+                self._cleanups.append(removal)
         return True
 
     @contextmanager
@@ -149,12 +206,21 @@ class EnvContainers:
             if container is None:
                 yield None
                 return
+            prestarted = False
+            if started_s is None:
+                with entry.lock:  # the first cell reports the prestart
+                    started_s, entry.prestarted_s = entry.prestarted_s, None
+                prestarted = started_s is not None
             session = container.new_cell()
             yield Leased(
-                session=session, container=container, started_s=started_s, cells=entry.cells
+                session=session,
+                container=container,
+                started_s=started_s,
+                cells=entry.cells,
+                prestarted=prestarted,
             )
         finally:
-            last = self._finish(entry)
+            last = self._finish(entry, session)
             if session is not None and not last:
                 # its leftover processes and directory go, off the cell's critical path:
                 # its worker starts the next cell meanwhile (the last cell's go with the
@@ -177,3 +243,7 @@ class EnvContainers:
                 container, entry.container = entry.container, None
             if container is not None:
                 container.close()
+        with self._lock:
+            dirs, self._cells_dirs = self._cells_dirs, []
+        for path in dirs:  # what the containers' removal left (files of the cells' uids)
+            shutil.rmtree(path, ignore_errors=True)

@@ -308,11 +308,13 @@ def test_hung_step_is_an_error_cell_and_the_rest_go_on(
     assert steps["smoke:test-command"]["detail"]["timed_out"] is True
 
 
+@pytest.mark.parametrize("install", ["pip", "host"])
 def test_host_cell_sees_only_its_wheelhouse(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, install: str
 ) -> None:
     """A decoy of the same name and version where PIP_FIND_LINKS and a user pip.conf point,
-    secrets in the environment: the cell installs from its wheelhouse, sees none of them."""
+    secrets in the environment: the cell installs from its wheelhouse, sees none of them;
+    with the env's pip (``install = "pip"``) and with the install done by the harness."""
     decoys = tmp_path / "decoys"
     decoys.mkdir()
     rewrite_wheel(
@@ -329,6 +331,7 @@ def test_host_cell_sees_only_its_wheelhouse(
     monkeypatch.setenv("PYTHONPATH", str(decoys))
     (tmp_path / "pyproject.toml").write_text(
         "[tool.harness]\n"
+        f'install = "{install}"\n'
         'suites = ["import", "test-command"]\n'
         'test-command = "python -c \\"import os, site; print(sorted(os.environ)); '
         "print('HOME', os.environ['HOME']); print('USER-SITE', site.ENABLE_USER_SITE)\\\"\"\n"
@@ -340,10 +343,18 @@ def test_host_cell_sees_only_its_wheelhouse(
     (run,) = doc["runs"]
     assert rc == 0, run["reason"]
     steps = {s["name"]: s for s in run["steps"]}
-    install = steps["install"]["output_tail"]
-    assert "Looking in links" in install  # pip -v names every place it looks
-    assert str(decoys) not in install
-    assert "/opt/wheels" not in install  # this machine's own PIP_FIND_LINKS
+    output = steps["install"]["output_tail"]
+    if install == "pip":
+        assert "Looking in links" in output  # pip -v names every place it looks
+        assert str(decoys) not in output
+        assert "/opt/wheels" not in output  # this machine's own PIP_FIND_LINKS
+    else:
+        assert steps["install"]["detail"]["where"] == "host"
+        pick = steps["pick"]["detail"]
+        assert pick["path"].endswith(f"/{HOST_WHEEL.name}")
+        assert str(decoys) not in pick["path"]
+        assert pick["chosen_by"]["candidates"] == [HOST_WHEEL.name]
+        assert pick["sha256"] == run["wheel"]["sha256"]
     assert steps["smoke:import"]["status"] == "passed"  # the real yappi, not the decoy
     seen = steps["smoke:test-command"]["output_tail"]
     for name in (
