@@ -195,4 +195,12 @@ def _prune(args: argparse.Namespace) -> int:
     for row in stale:
         console.info(f"{verb} {row.ref} (recipe {row.recipe or '?'}, {row.size / 1e6:.0f} MB)")
     console.info(f"{verb} {len(stale)} image(s)")
+    if not args.recipes:
+        cached = images.prune_build_cache(dry_run=args.dry_run, older_than_s=args.older_than * 3600)
+        for path, size in cached:
+            console.info(f"{verb} build cache {path.name} ({size / 1e6:.0f} MB)")
+        if cached:
+            console.info(
+                f"{verb} {len(cached)} build cache entr{'y' if len(cached) == 1 else 'ies'}"
+            )
     return 0

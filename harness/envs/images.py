@@ -18,6 +18,7 @@ SIGKILL.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -478,6 +479,57 @@ def prune(
                 if time.time() - workdir.stat().st_mtime > 6 * 3600:
                     shutil.rmtree(workdir, ignore_errors=True)
     return stale_rows
+
+
+def build_cache_dir() -> Path:
+    """Where cpython.sh/clibs.sh keep what several builds share (native CPythons, musl and
+    the C libraries per libc+arch): $HARNESS_BUILD_CACHE, as the build scripts get it."""
+    return Path(os.environ.get("HARNESS_BUILD_CACHE") or cache_dir() / "cpython")
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += (Path(root) / name).lstat().st_size
+    return total
+
+
+def prune_build_cache(
+    *, dry_run: bool = False, older_than_s: float = 24 * 3600
+) -> list[tuple[Path, int]]:
+    """Entries of the build cache made more than ``older_than_s`` ago and not in use (a
+    build holds ``ENTRY.lock`` while it makes or reads one): each (path, bytes). Keys are
+    hashes of Debian's sources and the scripts, so old entries are never read again once
+    a script changes; a removed entry that is still current is rebuilt when needed."""
+    root = build_cache_dir()
+    if not root.is_dir():
+        return []
+    gone: list[tuple[Path, int]] = []
+    for entry in sorted(root.iterdir()):
+        if entry.suffix == ".lock" or not entry.is_dir() or entry.is_symlink():
+            continue
+        try:
+            age = time.time() - entry.stat().st_mtime
+        except OSError:
+            continue
+        if age < older_than_s:
+            continue
+        lock = entry.with_name(entry.name + ".lock")
+        with contextlib.ExitStack() as held:
+            if lock.exists():  # clibs.sh's entries (native CPythons are renamed into place)
+                handle = held.enter_context(open(lock, "a"))
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a build is using it
+            size = _tree_size(entry)
+            if not dry_run:
+                shutil.rmtree(entry, ignore_errors=True)
+                lock.unlink(missing_ok=True)
+            gone.append((entry, size))
+    return gone
 
 
 def find(name: str) -> Recipe:

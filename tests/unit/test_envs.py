@@ -311,3 +311,38 @@ def test_engines_binfmt_entries_match_their_arch_only() -> None:
             == bytes(g & m for g, m in zip(magic, mask, strict=True))
         }
         assert taken == ({arch} if arch in entries else set()), (arch, taken)
+
+
+def test_prune_build_cache_old_unlocked_entries_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`envs prune` also clears $HARNESS_BUILD_CACHE: entries older than --older-than whose
+    lock no build holds (clibs.sh holds ENTRY.lock while it makes or reads one)."""
+    import fcntl
+    import os
+    import time
+
+    from harness.envs import images
+
+    cache = tmp_path / "bcache"
+    monkeypatch.setenv("HARNESS_BUILD_CACHE", str(cache))
+    old = time.time() - 2 * 86400
+    for name in ("cpython-3.9-aaaa-musl-x86_64", "clibs-musl-x86_64-bbbb", "clibs-busy", "new"):
+        (cache / name / "lib").mkdir(parents=True)
+        (cache / name / "lib" / "libx.a").write_bytes(b"x" * 1000)
+        if name != "new":
+            os.utime(cache / name, (old, old))
+    for name in ("clibs-musl-x86_64-bbbb", "clibs-busy"):
+        (cache / f"{name}.lock").touch()
+    with open(cache / "clibs-busy.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a build is using it
+        dry = images.prune_build_cache(dry_run=True, older_than_s=86400)
+        assert sorted(p.name for p, _ in dry) == [
+            "clibs-musl-x86_64-bbbb",
+            "cpython-3.9-aaaa-musl-x86_64",
+        ]
+        assert all(size == 1000 for _, size in dry)
+        assert (cache / "clibs-musl-x86_64-bbbb").is_dir()  # dry run: nothing goes
+        done = images.prune_build_cache(older_than_s=86400)
+    assert [p.name for p, _ in done] == [p.name for p, _ in dry]
+    assert sorted(p.name for p in cache.iterdir()) == ["clibs-busy", "clibs-busy.lock", "new"]
