@@ -34,6 +34,9 @@ EXPECTED = {
     "trixie": ("3.13", "glibc", "2.41", "x86_64"),
     "i686": ("3.11", "glibc", "2.36", "i686"),
     "arm64": ("3.11", "glibc", "2.36", "aarch64"),
+    # the CPU-model envs (baseline matrix) are the bookworm images, probed as they are
+    "baseline-x86-64": ("3.11", "glibc", "2.36", "x86_64"),
+    "baseline-armv8": ("3.11", "glibc", "2.36", "aarch64"),
     "musl": ("3.13", "musl", "1.2.5", "x86_64"),
     "sid": ("3.14", "glibc", "2.4", "x86_64"),
     "trixie-ft": ("3.13", "glibc", "2.41", "x86_64"),
