@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -352,17 +352,38 @@ def prove_pick(cell: CellRun, install_output: str) -> None:
         problem = f"pip took {path}, not the file in the cell's wheelhouse"
     else:
         problem = f"{picked}: sha256 or metadata differ from the inspected file"
+    detail = {"path": path, "sha256": actual_sha, "metadata": meta}
+    _record_pick(
+        cell,
+        ok=ok,
+        problem=problem,
+        picked=picked,
+        detail=detail,
+        duration_s=time.perf_counter() - t0,
+    )
+
+
+def _record_pick(
+    cell: CellRun,
+    *,
+    ok: bool,
+    problem: str,
+    picked: str | None,
+    detail: Mapping[str, object],
+    duration_s: float,
+) -> None:
+    """The pick step (both ways of proving it), with the interpreter the wheel is for;
+    stops the cell unless ``ok``."""
+    task = cell.task
     cell.steps.append(
         Step(
             name="pick",
             status=RunStatus.PASSED if ok else RunStatus.FAILED,
-            duration_s=time.perf_counter() - t0,
+            duration_s=duration_s,
             detail={
                 "expected": task.wheel.name,
                 "picked": picked,
-                "path": path,
-                "sha256": actual_sha,
-                "metadata": meta,
+                **detail,
                 "interpreter": {
                     "venv": cell.python,
                     "base": task.probe.executable,
@@ -510,35 +531,25 @@ def prove_pick_host(cell: CellRun, installed: hostinstall.Installed) -> None:
         problem = f"pip would install {picked}, expected {task.wheel.name}"
     else:
         problem = f"{picked}: sha256 or metadata differ from the inspected file"
-    cell.steps.append(
-        Step(
-            name="pick",
-            status=RunStatus.PASSED if ok else RunStatus.FAILED,
-            duration_s=time.perf_counter() - t0,
-            detail={
-                "expected": task.wheel.name,
-                "picked": picked,
-                "path": f"{cell.wheelhouse}/{picked}" if picked else None,
-                "sha256": installed.sha256,
-                "metadata": meta,
-                "chosen_by": {
-                    "pip": task.probe.pip_version,
-                    "tags": "the env's pip: get_supported(), probed in the env",
-                    "order": "pip's CandidateEvaluator (version, tag rank, build tag)",
-                    "candidates": [w.filename for w in group],  # the supported ones
-                },
-                "interpreter": {
-                    "venv": cell.python,
-                    "base": task.probe.executable,
-                    "version": task.probe.python_version,
-                    "implementation": task.probe.implementation,
-                },
-            },
-            output_tail="" if ok else problem,
-        )
+    detail = {
+        "path": f"{cell.wheelhouse}/{picked}" if picked else None,
+        "sha256": installed.sha256,
+        "metadata": meta,
+        "chosen_by": {
+            "pip": task.probe.pip_version,
+            "tags": "the env's pip: get_supported(), probed in the env",
+            "order": "pip's CandidateEvaluator (version, tag rank, build tag)",
+            "candidates": [w.filename for w in group],  # the supported ones
+        },
+    }
+    _record_pick(
+        cell,
+        ok=ok,
+        problem=problem,
+        picked=picked,
+        detail=detail,
+        duration_s=time.perf_counter() - t0,
     )
-    if not ok:
-        raise CellStop(RunStatus.FAILED, problem)
 
 
 def install_test_requires(cell: CellRun, pip: Sequence[str]) -> None:
