@@ -222,8 +222,10 @@ FORKER = textwrap.dedent("""\
 """)
 
 # imported in the other: when another cell shares its container (a process of another
-# cell uid shows up within 5 s; cells' directories are not listable), waits until the
-# forker holds every pid, then needs a process of its own (fails there; passes alone)
+# cell uid shows up within 60 s; cells' directories are not listable), waits until the
+# forker holds every pid, then needs a process of its own (fails there; passes alone,
+# after waiting out the 60 s: on a loaded machine the forker's import started more than
+# 5 s after this one, the window it had, and nothing was retried)
 NEEDY = textwrap.dedent("""\
     import glob, os, subprocess, time
     def other_cell():
@@ -237,7 +239,7 @@ NEEDY = textwrap.dedent("""\
                 return True
         return False
     shared = False
-    for _ in range(50):
+    for _ in range(600):
         if other_cell():
             shared = True
             break
