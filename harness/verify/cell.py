@@ -353,14 +353,7 @@ def prove_pick(cell: CellRun, install_output: str) -> None:
     else:
         problem = f"{picked}: sha256 or metadata differ from the inspected file"
     detail = {"path": path, "sha256": actual_sha, "metadata": meta}
-    _record_pick(
-        cell,
-        ok=ok,
-        problem=problem,
-        picked=picked,
-        detail=detail,
-        duration_s=time.perf_counter() - t0,
-    )
+    _record_pick(cell, ok=ok, problem=problem, picked=picked, detail=detail, started=t0)
 
 
 def _record_pick(
@@ -370,7 +363,7 @@ def _record_pick(
     problem: str,
     picked: str | None,
     detail: Mapping[str, object],
-    duration_s: float,
+    started: float,
 ) -> None:
     """The pick step (both ways of proving it), with the interpreter the wheel is for;
     stops the cell unless ``ok``."""
@@ -379,7 +372,7 @@ def _record_pick(
         Step(
             name="pick",
             status=RunStatus.PASSED if ok else RunStatus.FAILED,
-            duration_s=duration_s,
+            duration_s=time.perf_counter() - started,
             detail={
                 "expected": task.wheel.name,
                 "picked": picked,
@@ -542,14 +535,7 @@ def prove_pick_host(cell: CellRun, installed: hostinstall.Installed) -> None:
             "candidates": [w.filename for w in group],  # the supported ones
         },
     }
-    _record_pick(
-        cell,
-        ok=ok,
-        problem=problem,
-        picked=picked,
-        detail=detail,
-        duration_s=time.perf_counter() - t0,
-    )
+    _record_pick(cell, ok=ok, problem=problem, picked=picked, detail=detail, started=t0)
 
 
 def install_test_requires(cell: CellRun, pip: Sequence[str]) -> None:

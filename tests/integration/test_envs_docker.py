@@ -260,7 +260,8 @@ def harness_proc(
     )
 
 
-def test_concurrent_builds_interrupt_and_prune(trixie: Environment, tmp_path: Path) -> None:
+def recipe_tree(tmp_path: Path, env: str, recipe: str) -> tuple[Path, Path]:
+    """A copy of containers/ and a matrix dir with one env ``env`` of recipe ``recipe``."""
     import shutil
 
     tree = tmp_path / "containers"
@@ -268,8 +269,15 @@ def test_concurrent_builds_interrupt_and_prune(trixie: Environment, tmp_path: Pa
     matrices = tmp_path / "matrices"
     matrices.mkdir()
     (matrices / "t.toml").write_text(
-        '[env.zz]\nkind = "docker-recipe"\nrecipe = "zz-itest"\npython = "3.13"\n'
+        f'[env.{env}]\nkind = "docker-recipe"\nrecipe = "{recipe}"\npython = "3.13"\n'
     )
+    return tree, matrices
+
+
+def test_concurrent_builds_interrupt_and_prune(trixie: Environment, tmp_path: Path) -> None:
+    import shutil
+
+    tree, matrices = recipe_tree(tmp_path, "zz", "zz-itest")
     tiny_recipe(tree, "zz-itest", str(trixie.image))
     recipe = images.load_recipe("zz-itest", base=tree)
 
@@ -342,15 +350,7 @@ def test_sigterm_to_a_build_stops_its_script(trixie: Environment, tmp_path: Path
     """SIGTERM to the harness process alone (a cancelled CI job, `timeout`): the recipe's
     script, which runs in a process group of its own, is killed too, not orphaned; exit 143,
     and nothing under the final tag."""
-    import shutil
-
-    tree = tmp_path / "containers"
-    shutil.copytree(REPO / "containers", tree)
-    matrices = tmp_path / "matrices"
-    matrices.mkdir()
-    (matrices / "t.toml").write_text(
-        '[env.zt]\nkind = "docker-recipe"\nrecipe = "zt-itest"\npython = "3.13"\n'
-    )
+    tree, matrices = recipe_tree(tmp_path, "zt", "zt-itest")
     marker = f"{uuid.uuid4().int % 100000 + 1000}.5"  # a sleep no other process runs
     tiny_recipe(tree, "zt-itest", str(trixie.image), f'echo "sleeping"\nsleep {marker}\n')
     recipe = images.load_recipe("zt-itest", base=tree)
